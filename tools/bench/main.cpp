@@ -1,0 +1,36 @@
+// tavce-bench SUBCOMMAND [options]: prints one JSON object with the measurements.
+//   mel [--seconds S] [--chunk SAMPLES] [--repeat R]   streaming mel front end, one thread
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <map>
+
+#include "bench/bench.h"
+
+namespace tavce::bench {
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // Linux reports KiB
+}
+
+}  // namespace tavce::bench
+
+int main(int argc, char** argv) {
+  using namespace tavce;
+  return tools::run_tool("tavce-bench", [&]() {
+    const tools::Args args = tools::parse_args(argc, argv);
+    const std::map<std::string, nlohmann::json (*)(const tools::Args&)> commands = {
+        {"mel", &bench::bench_mel},
+    };
+    if (args.positional.empty() || !commands.count(args.positional[0])) {
+      std::fprintf(stderr, "usage: tavce-bench {mel} [options]\n");
+      return 2;
+    }
+    nlohmann::json result = commands.at(args.positional[0])(args);
+    result["peak_rss_mib"] = bench::peak_rss_mib();
+    std::printf("%s\n", result.dump(2).c_str());
+    return 0;
+  });
+}

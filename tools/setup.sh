@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what tavce-gst needs on Debian 12 (only what is missing), then
+# configures and builds into build/. Safe to run again: it only does what is
+# not done yet. Extra arguments go to `meson setup` (e.g. -Dlibtorch=/path).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ pkg-config meson ninja-build
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  libtorch-dev
+  # Without a threaded OpenBLAS, LibTorch's matrix products fall back to the
+  # reference BLAS and run about 10x slower.
+  libopenblas0-pthread
+  libopencv-dev nlohmann-json3-dev check
+  espeak-ng
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ -f build/build.ninja ]]; then
+  [[ $# -eq 0 ]] || meson configure build "$@"
+else
+  meson setup build "$@"
+fi
+ninja -C build
+echo "setup: built into build/ (plugin: build/gst, tools: build/tools)"
