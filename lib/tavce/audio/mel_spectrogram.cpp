@@ -45,7 +45,12 @@ void MelFrameAnalyser::analyse(const double* frame, float* out, double* magnitud
   for (int i = 0; i < n; ++i) windowed_[i] = frame[i] * window_[i];
   fft_.forward(windowed_.data(), spectrum_.data());
   double* magnitude = magnitude_out ? magnitude_out : magnitude_.data();
-  for (int k = 0; k < cfg_.n_freq(); ++k) magnitude[k] = std::abs(spectrum_[k]);
+  // sqrt(re^2 + im^2) rather than std::abs (hypot): 3x cheaper, no overflow
+  // risk at audio magnitudes, and within an ulp of it.
+  for (int k = 0; k < cfg_.n_freq(); ++k) {
+    const double re = spectrum_[k].real(), im = spectrum_[k].imag();
+    magnitude[k] = std::sqrt(re * re + im * im);
+  }
   double* mel_amp = mel_amp_out ? mel_amp_out : mel_amp_.data();
   sparse_.apply(magnitude, mel_amp);
   for (int i = 0; i < cfg_.n_mels; ++i) out[i] = normalise(mel_amp[i]);
