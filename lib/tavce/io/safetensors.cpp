@@ -129,6 +129,12 @@ json parse_header_json(const uint8_t* begin, const uint8_t* end, const std::stri
     }
     return true;
   };
+  // nlohmann's lexer stops at a NUL byte as if the input ended there, so
+  // "{}\0garbage" would pass. NUL is never valid JSON (not even inside a
+  // string), so reject it first.
+  if (const void* nul = std::memchr(begin, 0, static_cast<size_t>(end - begin)))
+    fail(label, "malformed JSON header: NUL byte at offset " +
+                    std::to_string(static_cast<const uint8_t*>(nul) - begin));
   try {
     return json::parse(begin, end, callback);
   } catch (const json::exception& e) {
