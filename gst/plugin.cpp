@@ -1,0 +1,37 @@
+// Registration of the `tavce` plugin. Each element is one entry in kElements;
+// nothing heavy happens here (models load in each element's READY->PAUSED),
+// so that registry scans stay fast and never fail on a missing model.
+
+#include <gst/gst.h>
+
+#include "gsttavcemelspec.h"
+
+namespace {
+
+struct ElementEntry {
+  const char* name;
+  guint rank;
+  GType (*get_type)();
+};
+
+// Rank NONE: these elements are only ever placed by name, never autoplugged.
+const ElementEntry kElements[] = {
+    {"tavcemelspec", GST_RANK_NONE, gst_tavce_mel_spec_get_type},
+};
+
+gboolean plugin_init(GstPlugin* plugin) {
+  gboolean ok = TRUE;
+  for (const ElementEntry& e : kElements) {
+    if (!gst_element_register(plugin, e.name, e.rank, e.get_type())) {
+      GST_ERROR_OBJECT(plugin, "could not register element %s", e.name);
+      ok = FALSE;
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, tavce,
+                  "TAVCE talking-head generation: audio front end, coefficient and rendering elements",
+                  plugin_init, VERSION, "LGPL", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
