@@ -1,5 +1,7 @@
 // tavce-bench SUBCOMMAND [options]: prints one JSON object with the measurements.
 //   mel [--seconds S] [--chunk SAMPLES] [--repeat R]   streaming mel front end, one thread
+//   render [--threads N] [--batch B] [--size 256] [--frames F] [--model sadtalker|tavce]
+//          full-size renderer per frame and per stage, random weights
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -23,9 +25,10 @@ int main(int argc, char** argv) {
     const tools::Args args = tools::parse_args(argc, argv);
     const std::map<std::string, nlohmann::json (*)(const tools::Args&)> commands = {
         {"mel", &bench::bench_mel},
+        {"render", &bench::bench_render},
     };
     if (args.positional.empty() || !commands.count(args.positional[0])) {
-      std::fprintf(stderr, "usage: tavce-bench {mel} [options]\n");
+      std::fprintf(stderr, "usage: tavce-bench {mel|render} [options]\n");
       return 2;
     }
     nlohmann::json result = commands.at(args.positional[0])(args);
