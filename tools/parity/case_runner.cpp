@@ -11,22 +11,28 @@
 namespace tavce::parity {
 
 std::unique_ptr<CaseRunner> make_mel_runner();
+std::unique_ptr<CaseRunner> make_face3d_recon_runner();
+std::unique_ptr<CaseRunner> make_correlation_runner();
 std::unique_ptr<CaseRunner> make_audio2exp_runner();
 std::unique_ptr<CaseRunner> make_audio2pose_runner();
 std::unique_ptr<CaseRunner> make_mapping_runner();
 std::unique_ptr<CaseRunner> make_keypoint_transform_runner();
 std::unique_ptr<CaseRunner> make_kp_detector_runner();
+std::unique_ptr<CaseRunner> make_syncnet_runner();
 
 std::unique_ptr<CaseRunner> make_generator_runner();
 
 std::vector<std::unique_ptr<CaseRunner>> all_runners() {
   std::vector<std::unique_ptr<CaseRunner>> runners;
   runners.push_back(make_mel_runner());
+  runners.push_back(make_face3d_recon_runner());
+  runners.push_back(make_correlation_runner());
   runners.push_back(make_audio2exp_runner());
   runners.push_back(make_audio2pose_runner());
   runners.push_back(make_mapping_runner());
   runners.push_back(make_keypoint_transform_runner());
   runners.push_back(make_kp_detector_runner());
+  runners.push_back(make_syncnet_runner());
   runners.push_back(make_generator_runner());
   return runners;
 }
