@@ -1,0 +1,148 @@
+#include "tavce/models/official_convert.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include <torch/nn/module.h>
+
+#include "tavce/error.h"
+#include "tavce/models/arch_configs.h"
+#include "tavce/models/bundle_weights.h"
+#include "tavce/nn/correlation.h"
+#include "tavce/nn/expnet.h"
+#include "tavce/nn/kp_detector.h"
+#include "tavce/nn/mapping_net.h"
+#include "tavce/nn/pose_vae.h"
+#include "tavce/nn/recon_net.h"
+#include "tavce/nn/spade_generator.h"
+#include "tavce/nn/state_dict.h"
+
+namespace tavce::models {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kConverterVersion = "tavce-convert 1";
+
+// A bundle module: its config as stored in model.json and a full-size instance.
+struct BuiltModule {
+  json config;
+  std::shared_ptr<torch::nn::Module> module;
+};
+
+BuiltModule build_module(const std::string& name, Variant variant) {
+  if (name == "kp_detector") {
+    nn::KPDetectorConfig c;
+    return {to_json(c), nn::KPDetector(c).ptr()};
+  }
+  if (name == "generator") {
+    // TAVCE's generator is SadTalker's plus the CERL fusion layers.
+    const auto c = variant == Variant::Tavce ? nn::SpadeGeneratorConfig::tavce() : nn::SpadeGeneratorConfig::sadtalker();
+    return {to_json(c), nn::OcclusionAwareSpadeGenerator(c).ptr()};
+  }
+  if (name == "expnet") {
+    nn::ExpNetConfig c;
+    return {to_json(c), nn::ExpNet(c).ptr()};
+  }
+  if (name == "pose_vae") {
+    nn::PoseVAEConfig c;
+    // TAVCE's audio2pose checkpoint has no netD_motion; its netG.encoder is
+    // dropped in convert_official, so the bundle holds the inference parts.
+    c.training_parts = variant == Variant::SadTalker;
+    return {to_json(c), nn::PoseVAE(c).ptr()};
+  }
+  if (name == "mapping" || name == "mapping_full") {
+    nn::MappingNetConfig c;
+    c.coeff_nc = name == "mapping" ? 70 : 73;  // 00229 / TAVCE: 70, 00109 (full): 73
+    return {to_json(c), nn::MappingNet(c).ptr()};
+  }
+  if (name == "recon") {
+    nn::ReconNetConfig c;
+    return {to_json(c), nn::ReconNet(c).ptr()};
+  }
+  if (name == "correlation_audio") {
+    nn::CorrelationAudioEncoderConfig c;
+    return {to_json(c), nn::CorrelationAudioEncoder(c).ptr()};
+  }
+  throw Error("converter: no network for module '" + name + "'");
+}
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+}  // namespace
+
+Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
+  const Variant variant = options.variant.empty() ? detect_variant(options.in_dir) : parse_variant(options.variant);
+  const fs::path out_dir(options.out_dir);
+  if (fs::exists(out_dir / kBundleManifestName))
+    throw Error("'" + options.out_dir + "' already holds a model bundle; choose a new directory");
+
+  OfficialSources sources = read_official_sources(options.in_dir, variant, log);
+  std::sort(sources.missing.begin(), sources.missing.end());
+  sources.missing.erase(std::unique(sources.missing.begin(), sources.missing.end()), sources.missing.end());
+  if (!sources.missing.empty()) {
+    std::string list;
+    for (const auto& m : sources.missing) list += (list.empty() ? "" : ", ") + m;
+    if (!options.partial)
+      throw Error("official " + std::string(variant_name(variant)) + " files in '" + options.in_dir +
+                  "' lack the modules " + list + " (pass --partial to convert the rest)");
+    log << "warning: not converted (no input): " << list << "\n";
+  }
+
+  fs::create_directories(out_dir);
+  Bundle bundle;
+  bundle.name = options.name.empty() ? out_dir.filename().string() : options.name;
+  if (bundle.name.empty()) bundle.name = fs::absolute(out_dir).parent_path().filename().string();
+  bundle.description = std::string("Official ") + (variant == Variant::Tavce ? "TAVCE" : "SadTalker") +
+                       " weights converted by tavce-convert";
+  bundle.licence = variant == Variant::Tavce
+                       ? "as the TAVCE release (see its repository); SadTalker parts: Apache-2.0"
+                       : "Apache-2.0 (SadTalker repository licence; check the release page before redistributing)";
+
+  json module_sources = json::object();
+  for (SourceModule& src : sources.modules) {
+    BuiltModule built = build_module(src.module, variant);
+    nn::TensorMap tensors = nn::fold_spectral_norm(src.tensors);
+    if (src.module == "pose_vae" && variant == Variant::Tavce) {
+      // netG.encoder only serves training (the CVAE's posterior); TAVCE releases no pose training loop.
+      for (auto it = tensors.begin(); it != tensors.end();)
+        it = it->first.rfind("netG.encoder.", 0) == 0 ? tensors.erase(it) : std::next(it);
+    }
+    nn::load_state_dict(*built.module, tensors, src.source);
+    src.tensors.clear();
+
+    const std::string file = src.module + ".safetensors";
+    save_tensors((out_dir / file).string(), nn::state_dict(*built.module),
+                 {{"format", "pt"}, {"module", src.module}, {"source", src.source}});
+    bundle.architecture[src.module] = built.config;
+    bundle.files[file] = describe_file(options.out_dir, file, {src.module});
+    module_sources[src.module] = src.source;
+    log << "converted " << src.module << " from " << src.source << " -> " << file << "\n";
+  }
+
+  json inputs = json::array();
+  for (const auto& in : sources.inputs) inputs.push_back({{"file", in.name}, {"bytes", in.bytes}, {"sha256", in.sha256}});
+  bundle.provenance = {{"converter", kConverterVersion},
+                       {"date", utc_now()},
+                       {"variant", variant_name(variant)},
+                       {"inputs", inputs},
+                       {"module_sources", module_sources},
+                       {"spectral_norm", "folded: weight = weight_orig / sigma, as torch computes it in eval mode"},
+                       {"dtype", "float32 (floating tensors of the inputs upcast)"}};
+  if (variant == Variant::Tavce)
+    bundle.provenance["dropped"] = "audio2pose netG.encoder.* (training only); facerender he_estimator (unused at inference)";
+  write_bundle(options.out_dir, bundle);
+  return verify_bundle(options.out_dir);
+}
+
+}  // namespace tavce::models

@@ -1,0 +1,357 @@
+// Check tests for model bundles: SHA-256 (FIPS 180-2 vectors), model.json
+// schema checks, verify_bundle on damaged bundles, config JSON round trips,
+// and the official-checkpoint converter on fake inputs made from the golden
+// weights (full-size ExpNet converts; the reduced KPDetector must be refused
+// with the shape mismatches listed).
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "tavce/error.h"
+#include "tavce/io/safetensors.h"
+#include "tavce/io/tensor_io.h"
+#include "tavce/models/arch_configs.h"
+#include "tavce/models/bundle.h"
+#include "tavce/models/bundle_weights.h"
+#include "tavce/models/official_convert.h"
+#include "tavce/nn/expnet.h"
+#include "tavce/nn/kp_detector.h"
+#include "tavce/nn/mapping_net.h"
+#include "tavce/nn/pose_vae.h"
+#include "tavce/nn/recon_net.h"
+#include "tavce/nn/spade_generator.h"
+#include "tavce/util/sha256.h"
+
+// Last: check.h defines a macro named fail that breaks std::ios::fail().
+#include <check.h>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace tavce;
+
+namespace {
+
+fs::path golden(const std::string& rel) {
+  const char* dir = std::getenv("TAVCE_GOLDEN_DIR");
+  return fs::path(dir ? dir : "../shared/golden") / rel;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tavce-test-bundle-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Runs f and returns the tavce::Error message ("" if nothing was thrown).
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// ck_assert_str_eq keeps a pointer past the full expression, so a c_str() of a
+// temporary would dangle: compare owned strings instead.
+#define ck_assert_text_eq(a, b)                                                                      \
+  do {                                                                                               \
+    const std::string a_ = (a), b_ = (b);                                                            \
+    ck_assert_msg(a_ == b_, "'%s' != '%s'", a_.c_str(), b_.c_str());                                 \
+  } while (0)
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Evaluates msg once (it is often an error_of(...) call).
+#define ck_assert_error_has(msg, part)                                                                 \
+  do {                                                                                                 \
+    const std::string got_ = (msg), want_ = (part);                                                    \
+    ck_assert_msg(contains(got_, want_), "expected '%s' in '%s'", want_.c_str(), got_.c_str());        \
+  } while (0)
+
+// The reduced coeff-73 MappingNet of the golden mapping case.
+const nn::MappingNetConfig kSmallMapping = [] {
+  nn::MappingNetConfig c;
+  c.coeff_nc = 73;
+  c.descriptor_nc = 128;
+  return c;
+}();
+
+// A one-module bundle (mapping.safetensors + model.json) in a new directory.
+fs::path make_mapping_bundle(const std::string& name) {
+  const fs::path dir = fresh_dir(name);
+  nn::MappingNet net(kSmallMapping);
+  const auto st = io::SafeTensors::open(golden("mapping/weights_c73.safetensors").string());
+  nn::load_state_dict(*net, io::load_tensors(st), "golden mapping c73");
+  models::save_tensors((dir / "mapping.safetensors").string(), nn::state_dict(*net));
+  models::Bundle b;
+  b.name = "small-mapping";
+  b.description = "test bundle";
+  b.architecture["mapping"] = models::to_json(kSmallMapping);
+  b.provenance = {{"source", "golden mapping/weights_c73.safetensors"}};
+  b.licence = "test data";
+  b.files["mapping.safetensors"] = models::describe_file(dir.string(), "mapping.safetensors", {"mapping"});
+  models::write_bundle(dir.string(), b);
+  return dir;
+}
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return json::parse(in);
+}
+
+void write_json(const fs::path& p, const json& j) {
+  std::ofstream out(p, std::ios::trunc);
+  out << j.dump(2);
+}
+
+}  // namespace
+
+START_TEST(sha256_fips_vectors) {
+  ck_assert_text_eq(util::sha256_hex("abc", 3),
+                   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  ck_assert_text_eq(util::sha256_hex(m448.data(), m448.size()),
+                   "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  ck_assert_text_eq(util::sha256_hex("", 0),
+                   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  // One million 'a' fed in uneven pieces, so the block buffering is exercised.
+  util::Sha256 h;
+  const std::string chunk(997, 'a');
+  size_t left = 1000000;
+  for (size_t piece = 1; left > 0; piece = piece % 997 + 13) {
+    const size_t n = std::min({piece, left, chunk.size()});
+    h.update(chunk.data(), n);
+    left -= n;
+  }
+  ck_assert_text_eq(h.final_hex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+START_TEST(sha256_file_matches_memory) {
+  const fs::path dir = fresh_dir("sha-file");
+  std::string data;
+  for (int i = 0; i < 3000000; ++i) data += char(i * 7 + (i >> 11));
+  { std::ofstream(dir / "blob", std::ios::binary) << data; }
+  ck_assert_text_eq(util::sha256_file((dir / "blob").string()), util::sha256_hex(data.data(), data.size()));
+  ck_assert_error_has(error_of([&] { util::sha256_file((dir / "absent").string()); }), "absent");
+}
+END_TEST
+
+START_TEST(bundle_round_trip) {
+  const fs::path dir = make_mapping_bundle("round-trip");
+  const models::Bundle b = models::verify_bundle(dir.string());
+  ck_assert_text_eq(b.name, "small-mapping");
+  ck_assert_int_eq(b.schema_version, 1);
+  ck_assert_text_eq(b.coefficient_space, "bfm-exp64-pose6");
+  ck_assert_int_eq(b.audio_frontend.n_fft, 800);
+  ck_assert(b.fps == 25.0);
+  ck_assert_int_eq(b.files.at("mapping.safetensors").bytes, fs::file_size(dir / "mapping.safetensors"));
+  // The stored config rebuilds the same network and the weights load strictly.
+  const auto cfg = nn::MappingNetConfig::from_json(b.architecture.at("mapping"));
+  ck_assert_int_eq(cfg.coeff_nc, 73);
+  ck_assert_int_eq(cfg.descriptor_nc, 128);
+  nn::MappingNet again(cfg);
+  models::load_bundle_module(dir.string(), b, "mapping", *again);
+  nn::MappingNet ref(kSmallMapping);
+  nn::load_state_dict(*ref, io::load_tensors(io::SafeTensors::open(golden("mapping/weights_c73.safetensors").string())),
+                      "golden");
+  for (const auto& [k, v] : nn::state_dict(*ref)) ck_assert_msg(v.equal(nn::state_dict(*again).at(k)), "%s differs", k.c_str());
+  ck_assert_error_has(error_of([&] { b.locate("generator"); }), "generator");
+}
+END_TEST
+
+START_TEST(verify_detects_damage) {
+  {  // a flipped byte in the middle of the weights
+    const fs::path dir = make_mapping_bundle("flipped");
+    std::fstream f(dir / "mapping.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100000);
+    char c = 0;
+    f.read(&c, 1);
+    c ^= 0x10;
+    f.seekp(100000);
+    f.write(&c, 1);
+    f.close();
+    const std::string msg = error_of([&] { models::verify_bundle(dir.string()); });
+    ck_assert_error_has(msg, "mapping.safetensors");
+    ck_assert_error_has(msg, "sha256");
+    // read_bundle only checks the schema, so it still succeeds.
+    models::read_bundle(dir.string());
+  }
+  {  // truncated
+    const fs::path dir = make_mapping_bundle("truncated");
+    const auto size = fs::file_size(dir / "mapping.safetensors");
+    fs::resize_file(dir / "mapping.safetensors", size - 1000);
+    const std::string msg = error_of([&] { models::verify_bundle(dir.string()); });
+    ck_assert_error_has(msg, "mapping.safetensors");
+    ck_assert_error_has(msg, "truncated");
+  }
+  {  // missing weight file, missing model.json, not a directory
+    const fs::path dir = make_mapping_bundle("missing");
+    fs::remove(dir / "mapping.safetensors");
+    ck_assert_error_has(error_of([&] { models::verify_bundle(dir.string()); }), "'mapping.safetensors' is missing");
+    fs::remove(dir / "model.json");
+    ck_assert_error_has(error_of([&] { models::read_bundle(dir.string()); }), "has no model.json");
+    ck_assert_error_has(error_of([&] { models::read_bundle((dir / "nope").string()); }), "not a directory");
+  }
+}
+END_TEST
+
+START_TEST(bad_model_json) {
+  const fs::path dir = make_mapping_bundle("bad-json");
+  const json good = read_json(dir / "model.json");
+  // Each edit must be refused with a message naming the field.
+  const std::vector<std::pair<std::function<void(json&)>, std::string>> cases = {
+      {[](json& j) { j.erase("schema_version"); }, "schema_version is missing"},
+      {[](json& j) { j["schema_version"] = "1"; }, "schema_version must be an integer"},
+      {[](json& j) { j["schema_version"] = 2; }, "schema_version 2 is not supported"},
+      {[](json& j) { j["name"] = 5; }, "name must be a string"},
+      {[](json& j) { j["fps"] = "25"; }, "fps must be a number"},
+      {[](json& j) { j["architecture"] = json::object(); }, "architecture must name at least one module"},
+      {[](json& j) { j["audio_frontend"].erase("n_mels"); }, "audio_frontend.n_mels is missing"},
+      {[](json& j) { j["audio_frontend"]["fmax"] = 9000.0; }, "audio_frontend.{fmin,fmax}"},
+      {[](json& j) { j["files"]["mapping.safetensors"]["sha256"] = "abc"; }, "files.\"mapping.safetensors\".sha256"},
+      {[](json& j) { j["files"]["mapping.safetensors"]["bytes"] = -1; }, "files.\"mapping.safetensors\".bytes"},
+      {[](json& j) { j["files"]["mapping.safetensors"]["modules"] = json::array({"generator"}); },
+       "names 'generator', which architecture lacks"},
+      {[](json& j) { j["files"]["../x.safetensors"] = j["files"]["mapping.safetensors"]; }, "not a plain file name"},
+      {[](json& j) { j["licence"] = nullptr; }, "licence must be a string"},
+  };
+  for (const auto& [edit, expected] : cases) {
+    json j = good;
+    edit(j);
+    write_json(dir / "model.json", j);
+    ck_assert_error_has(error_of([&] { models::read_bundle(dir.string()); }), expected);
+  }
+  { std::ofstream(dir / "model.json", std::ios::trunc) << "{\"schema_version\": 1,"; }
+  ck_assert_error_has(error_of([&] { models::read_bundle(dir.string()); }), "not valid JSON");
+  // A module listed in architecture but stored in no file.
+  json j = good;
+  j["architecture"]["expnet"] = models::to_json(nn::ExpNetConfig{});
+  write_json(dir / "model.json", j);
+  ck_assert_error_has(error_of([&] { models::verify_bundle(dir.string()); }), "no weight file holds module 'expnet'");
+}
+END_TEST
+
+START_TEST(config_json_round_trips) {
+  // from_json(to_json(c)) must describe the same network: compare the JSON again.
+  const auto same = [](const json& a, const json& b) { ck_assert_text_eq(a.dump(), b.dump()); };
+  same(models::to_json(nn::ExpNetConfig::from_json(models::to_json(nn::ExpNetConfig{}))), models::to_json(nn::ExpNetConfig{}));
+  nn::PoseVAEConfig pose;
+  pose.training_parts = true;  // not read by from_json, whose default is true
+  same(models::to_json(nn::PoseVAEConfig::from_json(models::to_json(pose))), models::to_json(pose));
+  same(models::to_json(nn::MappingNetConfig::from_json(models::to_json(kSmallMapping))), models::to_json(kSmallMapping));
+  nn::KPDetectorConfig kp;
+  kp.block_expansion = 8;
+  kp.temperature = 0.25;
+  same(models::to_json(nn::KPDetectorConfig::from_json(models::to_json(kp))), models::to_json(kp));
+  for (const auto& gen : {nn::SpadeGeneratorConfig::sadtalker(), nn::SpadeGeneratorConfig::tavce()})
+    same(models::to_json(nn::SpadeGeneratorConfig::from_json(models::to_json(gen))), models::to_json(gen));
+  same(models::to_json(nn::ReconNetConfig::from_json(models::to_json(nn::ReconNetConfig{}))),
+       models::to_json(nn::ReconNetConfig{}));
+}
+END_TEST
+
+namespace {
+
+// A fake SadTalker_V0.0.2_256.safetensors: golden weights (as stored, float16)
+// under the given prefixes.
+void write_fake_sadtalker(const fs::path& dir, const std::vector<std::pair<std::string, std::string>>& parts) {
+  nn::TensorMap all;
+  for (const auto& [prefix, weights] : parts)
+    for (const auto& [k, v] : io::load_tensors(io::SafeTensors::open(golden(weights).string()), false))
+      all.emplace(prefix + k, v);
+  models::save_tensors((dir / "SadTalker_V0.0.2_256.safetensors").string(), all);
+}
+
+}  // namespace
+
+START_TEST(convert_fake_official) {
+  const fs::path in = fresh_dir("convert-in");
+  // The golden ExpNet weights are full size, so they convert.
+  write_fake_sadtalker(in, {{"audio2exp.", "audio2exp/weights.safetensors"}});
+  std::ostringstream log;
+  models::ConvertOptions opt;
+  opt.in_dir = in.string();
+  opt.out_dir = (fresh_dir("convert-out") / "st").string();
+  opt.variant = "sadtalker";
+  // Without --partial the absent modules are an error naming them.
+  const std::string missing = error_of([&] { models::convert_official(opt, log); });
+  ck_assert_error_has(missing, "kp_detector");
+  ck_assert_error_has(missing, "mapping_full");
+  ck_assert_error_has(missing, "--partial");
+
+  opt.partial = true;
+  const models::Bundle b = models::convert_official(opt, log);
+  ck_assert_text_eq(b.name, "st");
+  ck_assert(b.has_module("expnet"));
+  ck_assert(!b.has_module("generator"));
+  ck_assert_error_has(log.str(), "sha256 " + util::sha256_file((in / "SadTalker_V0.0.2_256.safetensors").string()));
+  ck_assert_text_eq(b.provenance.at("inputs").at(0).at("file").get<std::string>(),
+                   "SadTalker_V0.0.2_256.safetensors");
+  // The converted weights equal the golden ones upcast to float32.
+  nn::ExpNet net(nn::ExpNetConfig::from_json(b.architecture.at("expnet")));
+  models::load_bundle_module(opt.out_dir, b, "expnet", *net);
+  const auto ref = io::load_tensors(io::SafeTensors::open(golden("audio2exp/weights.safetensors").string()));
+  for (const auto& [k, v] : nn::state_dict(*net)) ck_assert_msg(v.equal(ref.at(k)), "%s differs", k.c_str());
+  // Converting into an existing bundle is refused.
+  ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "already holds a model bundle");
+}
+END_TEST
+
+START_TEST(convert_refuses_wrong_shapes) {
+  const fs::path in = fresh_dir("convert-bad-in");
+  // The golden KPDetector is a reduced config: loading it at full size must
+  // fail and list the mismatched shapes, not produce a bundle.
+  write_fake_sadtalker(in, {{"kp_extractor.", "kp_detector/weights.safetensors"}});
+  std::ostringstream log;
+  models::ConvertOptions opt;
+  opt.in_dir = in.string();
+  opt.out_dir = (fresh_dir("convert-bad-out") / "kp").string();
+  opt.partial = true;
+  const std::string msg = error_of([&] { models::convert_official(opt, log); });
+  ck_assert_error_has(msg, "SadTalker_V0.0.2_256.safetensors [kp_extractor.]");
+  ck_assert_error_has(msg, "shape mismatches");
+  ck_assert(!fs::exists(fs::path(opt.out_dir) / "model.json"));
+
+  // Keys outside the five official prefixes mean a different file.
+  write_fake_sadtalker(in, {{"he_estimator.", "mapping/weights_c73.safetensors"}});
+  opt.out_dir = (fresh_dir("convert-bad-out2") / "x").string();
+  ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "keys outside the prefixes");
+  // An empty input directory.
+  opt.in_dir = fresh_dir("convert-empty").string();
+  ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "no official sadtalker checkpoint");
+}
+END_TEST
+
+int main() {
+  Suite* s = suite_create("bundle");
+  TCase* tc = tcase_create("bundle");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, sha256_fips_vectors);
+  tcase_add_test(tc, sha256_file_matches_memory);
+  tcase_add_test(tc, bundle_round_trip);
+  tcase_add_test(tc, verify_detects_damage);
+  tcase_add_test(tc, bad_model_json);
+  tcase_add_test(tc, config_json_round_trips);
+  tcase_add_test(tc, convert_fake_official);
+  tcase_add_test(tc, convert_refuses_wrong_shapes);
+  suite_add_tcase(s, tc);
+  SRunner* sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  const int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  fs::remove_all(fs::temp_directory_path() / ("tavce-test-bundle-" + std::to_string(::getpid())));
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
