@@ -23,7 +23,8 @@ for dir in "$golden"/*/; do
   echo "## $name"
   echo
   if [[ $status -eq 2 ]]; then
-    echo "Not run: $(tail -n 1 /tmp/parity-report.err | sed 's/^tavce-parity: error: //')"
+    why="$(tail -n 1 /tmp/parity-report.err | sed -e 's/^tavce-parity: error: //' -e 's/^.*: no runner/no runner/')"
+    echo "Not run: $why (the render-path issue adds this runner)."
     echo
     continue
   fi
@@ -34,8 +35,9 @@ import json, sys
 for line in sys.stdin:
     r = json.loads(line)
     err = r["max_abs_err"]
-    err = f"{err:.3g}" if isinstance(err, float) else str(err)
-    print(f"| {r[\"case\"]} | {r[\"output\"]} | {err} | {r[\"atol\"]:g} | {r[\"rtol\"]:g} | {\"yes\" if r[\"pass\"] else \"**no**\"} |")
+    err = "%.3g" % err if isinstance(err, float) else str(err)
+    ok = "yes" if r["pass"] else "**no**"
+    print("| %s | %s | %s | %g | %g | %s |" % (r["case"], r["output"], err, r["atol"], r["rtol"], ok))
 ' <<<"$lines"
   echo
 done
