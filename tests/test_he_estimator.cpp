@@ -22,20 +22,18 @@
 #include "tavce/nn/he_estimator.h"
 #include "tavce/nn/state_dict.h"
 
+#include "support/layout_check.h"
+
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
 #include <check.h>
 
-namespace fs = std::filesystem;
 using tavce::nn::HEEstimator;
 using tavce::nn::HEEstimatorConfig;
 using tavce::nn::HeadPose;
+using tavce::testing::golden_dir;
+using tavce::testing::shape_str;
 
 namespace {
-
-std::string golden_dir() {
-  if (const char* env = std::getenv("TAVCE_GOLDEN_DIR"); env != nullptr && *env != '\0') return env;
-  return (fs::path(__FILE__).parent_path().parent_path() / ".." / "shared" / "golden").string();
-}
 
 // key -> (shape, kind)
 using Layout = std::map<std::string, std::pair<std::vector<int64_t>, std::string>>;
@@ -64,12 +62,6 @@ Layout expected_layout() {
     out[cols[1]] = {shape, cols[3]};
   }
   return out;
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
 }
 
 START_TEST(test_he_layout) {
@@ -103,9 +95,7 @@ START_TEST(test_he_layout) {
   ck_assert_msg(bad == 0, "%d key/shape/kind differences (see stderr)", bad);
   ck_assert_uint_eq(expected.size(), actual.size());
 
-  int64_t params = 0;
-  for (const auto& p : net->parameters()) params += p.numel();
-  ck_assert_int_eq(params, 30254838);
+  ck_assert_int_eq(tavce::testing::param_count(*net), 30254838);
 
   // A dict with exactly these keys loads strictly.
   tavce::nn::TensorMap dict;

@@ -24,98 +24,46 @@
 #include "tavce/nn/state_dict.h"
 #include "tavce/nn/wav2lip_audio_encoder.h"
 
+#include "support/layout_check.h"
+
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
 #include <check.h>
 
-namespace fs = std::filesystem;
 using tavce::nn::ExpNet;
 using tavce::nn::PoseVAE;
 using tavce::nn::PoseVAEConfig;
+
+using tavce::testing::DtypeStyle;
+using tavce::testing::golden_dir;
+using tavce::testing::Layout;
+using tavce::testing::param_count;
 
 namespace {
 
 const char* kSadTalker = "SadTalker_V0.0.2_256.safetensors (audio2exp. and audio2pose. prefixes only)";
 
-std::string golden_dir() {
-  if (const char* env = std::getenv("TAVCE_GOLDEN_DIR"); env != nullptr && *env != '\0') return env;
-  return (fs::path(__FILE__).parent_path().parent_path() / ".." / "shared" / "golden").string();
-}
-
 const nlohmann::json& shapes_json() {
   static const nlohmann::json j = [] {
     const std::string p = golden_dir() + "/shapes_audio.json";
-    std::ifstream in(p);
-    ck_assert_msg(in.good(), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
-    return nlohmann::json::parse(in);
+    nlohmann::json out;
+    ck_assert_msg(tavce::testing::load_json(p, &out), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
+    return out;
   }();
   return j;
 }
 
-// name -> (shape, dtype, kind)
-using Layout = std::map<std::string, std::tuple<std::vector<int64_t>, std::string, std::string>>;
-
 Layout expected_layout(const std::string& container, const std::string& prefix) {
-  const nlohmann::json& keys = shapes_json().at("containers").at(container).at("keys");
-  Layout out;
-  for (const auto& [key, v] : keys.items()) {
-    if (key.rfind(prefix, 0) != 0) continue;
-    out[key.substr(prefix.size())] = {v.at("shape").get<std::vector<int64_t>>(), v.at("dtype").get<std::string>(),
-                                      v.at("kind").get<std::string>()};
-  }
-  return out;
+  return tavce::testing::layout_from_keys(shapes_json().at("containers").at(container).at("keys"), prefix);
 }
 
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kLong: return "int64";
-    case at::kHalf: return "float16";
-    case at::kDouble: return "float64";
-    default: return "other";
-  }
-}
-
-Layout module_layout(const torch::nn::Module& m) {
-  Layout out;
-  for (const auto& p : m.named_parameters(true))
-    out[p.key()] = {p.value().sizes().vec(), dtype_name(p.value().scalar_type()), "param"};
-  for (const auto& b : m.named_buffers(true))
-    out[b.key()] = {b.value().sizes().vec(), dtype_name(b.value().scalar_type()), "buffer"};
-  return out;
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
+Layout module_layout(const torch::nn::Module& m) { return tavce::testing::module_layout(m, DtypeStyle::kTorch); }
 
 // Every key of both sides, with shape, dtype and kind, must agree.
 void check_layout(const Layout& expected, const Layout& actual, const char* what) {
   ck_assert_msg(!expected.empty(), "%s: no keys in shapes_audio.json", what);
-  int bad = 0;
-  for (const auto& [key, e] : expected) {
-    auto it = actual.find(key);
-    if (it == actual.end()) {
-      if (bad++ < 20) std::fprintf(stderr, "%s: missing %s\n", what, key.c_str());
-      continue;
-    }
-    if (it->second != e && bad++ < 20)
-      std::fprintf(stderr, "%s: %s is %s %s %s, expected %s %s %s\n", what, key.c_str(),
-                   shape_str(std::get<0>(it->second)).c_str(), std::get<1>(it->second).c_str(),
-                   std::get<2>(it->second).c_str(), shape_str(std::get<0>(e)).c_str(), std::get<1>(e).c_str(),
-                   std::get<2>(e).c_str());
-  }
-  for (const auto& [key, a] : actual)
-    if (!expected.count(key) && bad++ < 20) std::fprintf(stderr, "%s: unexpected %s\n", what, key.c_str());
+  const int bad = tavce::testing::layout_differences(expected, actual, what);
   ck_assert_msg(bad == 0, "%s: %d key/shape/dtype/kind differences (see stderr)", what, bad);
   ck_assert_uint_eq(expected.size(), actual.size());
-}
-
-int64_t param_count(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
 }
 
 // A dict with the container's keys and shapes (values: small random numbers).

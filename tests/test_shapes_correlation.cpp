@@ -27,29 +27,27 @@
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/state_dict.h"
 
+#include "support/layout_check.h"
+
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
 #include <check.h>
 
-namespace fs = std::filesystem;
+using tavce::testing::DtypeStyle;
+using tavce::testing::golden_dir;
+using tavce::testing::Layout;
+using tavce::testing::param_count;
 
 namespace {
 
-std::string golden_dir() {
-  if (const char* env = std::getenv("TAVCE_GOLDEN_DIR"); env != nullptr && *env != '\0') return env;
-  return (fs::path(__FILE__).parent_path().parent_path() / ".." / "shared" / "golden").string();
-}
-
 nlohmann::json read_json(const std::string& file) {
   const std::string p = golden_dir() + "/" + file;
-  std::ifstream in(p);
-  ck_assert_msg(in.good(), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
-  return nlohmann::json::parse(in);
+  nlohmann::json out;
+  ck_assert_msg(tavce::testing::load_json(p, &out), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
+  return out;
 }
 
 // name -> (shape, dtype, kind); dtype as "F32"/"I64" (shapes_audio.json's
 // "float32"/"int64" are mapped to these).
-using Layout = std::map<std::string, std::tuple<std::vector<int64_t>, std::string, std::string>>;
-
 std::string canonical_dtype(const std::string& d) {
   if (d == "float32") return "F32";
   if (d == "int64") return "I64";
@@ -60,79 +58,23 @@ std::string canonical_dtype(const std::string& d) {
 // shapes_audio.json: containers.<name>.keys = {key: {shape, dtype, kind}}.
 Layout audio_layout(const std::string& container, const std::string& prefix) {
   static const nlohmann::json j = read_json("shapes_audio.json");
-  Layout out;
-  for (const auto& [key, v] : j.at("containers").at(container).at("keys").items()) {
-    if (key.rfind(prefix, 0) != 0) continue;
-    out[key.substr(prefix.size())] = {v.at("shape").get<std::vector<int64_t>>(),
-                                      canonical_dtype(v.at("dtype").get<std::string>()), v.at("kind").get<std::string>()};
-  }
-  return out;
+  return tavce::testing::layout_from_keys(j.at("containers").at(container).at("keys"), prefix, canonical_dtype);
 }
 
 // shapes_render.json: containers.<name>.rows = [[key, shape, dtype, kind], ...].
 Layout render_layout(const std::string& container, const std::string& prefix) {
   static const nlohmann::json j = read_json("shapes_render.json");
-  Layout out;
-  for (const auto& row : j.at("containers").at(container).at("rows")) {
-    const std::string key = row.at(0);
-    if (key.rfind(prefix, 0) != 0) continue;
-    out[key.substr(prefix.size())] = {row.at(1).get<std::vector<int64_t>>(),
-                                      canonical_dtype(row.at(2).get<std::string>()), row.at(3).get<std::string>()};
-  }
-  return out;
+  return tavce::testing::layout_from_rows(j.at("containers").at(container).at("rows"), prefix, canonical_dtype);
 }
 
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "F32";
-    case at::kLong: return "I64";
-    case at::kHalf: return "F16";
-    case at::kDouble: return "F64";
-    default: return "other";
-  }
-}
-
-Layout module_layout(const torch::nn::Module& m) {
-  Layout out;
-  for (const auto& p : m.named_parameters(true))
-    out[p.key()] = {p.value().sizes().vec(), dtype_name(p.value().scalar_type()), "param"};
-  for (const auto& b : m.named_buffers(true))
-    out[b.key()] = {b.value().sizes().vec(), dtype_name(b.value().scalar_type()), "buffer"};
-  return out;
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
+Layout module_layout(const torch::nn::Module& m) { return tavce::testing::module_layout(m, DtypeStyle::kSafetensors); }
 
 // Every key of both sides, with shape, dtype and kind, must agree.
 void check_layout(const Layout& expected, const Layout& actual, const char* what) {
   ck_assert_msg(!expected.empty(), "%s: no keys in the shapes file", what);
-  int bad = 0;
-  for (const auto& [key, e] : expected) {
-    auto it = actual.find(key);
-    if (it == actual.end()) {
-      if (bad++ < 20) std::fprintf(stderr, "%s: missing %s\n", what, key.c_str());
-      continue;
-    }
-    if (it->second != e && bad++ < 20)
-      std::fprintf(stderr, "%s: %s is %s %s %s, expected %s %s %s\n", what, key.c_str(),
-                   shape_str(std::get<0>(it->second)).c_str(), std::get<1>(it->second).c_str(),
-                   std::get<2>(it->second).c_str(), shape_str(std::get<0>(e)).c_str(), std::get<1>(e).c_str(),
-                   std::get<2>(e).c_str());
-  }
-  for (const auto& [key, a] : actual)
-    if (!expected.count(key) && bad++ < 20) std::fprintf(stderr, "%s: unexpected %s\n", what, key.c_str());
+  const int bad = tavce::testing::layout_differences(expected, actual, what);
   ck_assert_msg(bad == 0, "%s: %d key/shape/dtype/kind differences (see stderr)", what, bad);
   ck_assert_uint_eq(expected.size(), actual.size());
-}
-
-int64_t param_count(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
 }
 
 START_TEST(test_iresnet18_layout) {

@@ -22,26 +22,26 @@
 #include "tavce/nn/spade_generator.h"
 #include "tavce/nn/state_dict.h"
 
+#include "support/layout_check.h"
+
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
 #include <check.h>
 
-namespace fs = std::filesystem;
 using tavce::nn::OcclusionAwareSpadeGenerator;
 using tavce::nn::SpadeGeneratorConfig;
 
-namespace {
+using tavce::testing::DtypeStyle;
+using tavce::testing::golden_dir;
+using tavce::testing::Layout;
 
-std::string golden_dir() {
-  if (const char* env = std::getenv("TAVCE_GOLDEN_DIR"); env != nullptr && *env != '\0') return env;
-  return (fs::path(__FILE__).parent_path().parent_path() / ".." / "shared" / "golden").string();
-}
+namespace {
 
 const nlohmann::json& shapes_json() {
   static const nlohmann::json j = [] {
     const std::string p = golden_dir() + "/shapes_render.json";
-    std::ifstream in(p);
-    ck_assert_msg(in.good(), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
-    return nlohmann::json::parse(in);
+    nlohmann::json out;
+    ck_assert_msg(tavce::testing::load_json(p, &out), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
+    return out;
   }();
   return j;
 }
@@ -50,22 +50,11 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// name -> (shape, dtype, kind)
-using Row = std::tuple<std::vector<int64_t>, std::string, std::string>;
-using Layout = std::map<std::string, Row>;
-
 // The container's rows under prefix, with each spectral-norm triple
 // (X.weight_orig param, X.weight_u (out) and X.weight_v (in*k*k) buffers)
 // replaced by the X.weight param that fold_spectral_norm produces.
 Layout expected_layout(const std::string& container, const std::string& prefix, int* sn_triples) {
-  const nlohmann::json& c = shapes_json().at("containers").at(container);
-  Layout raw;
-  for (const auto& row : c.at("rows")) {
-    const std::string key = row.at(0);
-    if (key.rfind(prefix, 0) != 0) continue;
-    raw[key.substr(prefix.size())] = {row.at(1).get<std::vector<int64_t>>(), row.at(2).get<std::string>(),
-                                      row.at(3).get<std::string>()};
-  }
+  const Layout raw = tavce::testing::layout_from_rows(shapes_json().at("containers").at(container).at("rows"), prefix);
   Layout out;
   *sn_triples = 0;
   for (const auto& [key, row] : raw) {
@@ -91,56 +80,16 @@ Layout expected_layout(const std::string& container, const std::string& prefix, 
   return out;
 }
 
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "F32";
-    case at::kLong: return "I64";
-    case at::kHalf: return "F16";
-    default: return "other";
-  }
-}
-
-Layout module_layout(const torch::nn::Module& m) {
-  Layout out;
-  for (const auto& p : m.named_parameters(true))
-    out[p.key()] = {p.value().sizes().vec(), dtype_name(p.value().scalar_type()), "param"};
-  for (const auto& b : m.named_buffers(true))
-    out[b.key()] = {b.value().sizes().vec(), dtype_name(b.value().scalar_type()), "buffer"};
-  return out;
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
+Layout module_layout(const torch::nn::Module& m) { return tavce::testing::module_layout(m, DtypeStyle::kSafetensors); }
 
 void check_layout(const Layout& expected, const Layout& actual, const char* what) {
   ck_assert_msg(!expected.empty(), "%s: no rows in shapes_render.json", what);
-  int bad = 0;
-  for (const auto& [key, e] : expected) {
-    auto it = actual.find(key);
-    if (it == actual.end()) {
-      if (bad++ < 20) std::fprintf(stderr, "%s: missing %s\n", what, key.c_str());
-      continue;
-    }
-    if (it->second != e && bad++ < 20)
-      std::fprintf(stderr, "%s: %s is %s %s %s, expected %s %s %s\n", what, key.c_str(),
-                   shape_str(std::get<0>(it->second)).c_str(), std::get<1>(it->second).c_str(),
-                   std::get<2>(it->second).c_str(), shape_str(std::get<0>(e)).c_str(), std::get<1>(e).c_str(),
-                   std::get<2>(e).c_str());
-  }
-  for (const auto& [key, a] : actual)
-    if (!expected.count(key) && bad++ < 20) std::fprintf(stderr, "%s: unexpected %s\n", what, key.c_str());
+  const int bad = tavce::testing::layout_differences(expected, actual, what);
   ck_assert_msg(bad == 0, "%s: %d key/shape/dtype/kind differences (see stderr)", what, bad);
   ck_assert_uint_eq(expected.size(), actual.size());
 }
 
-int64_t count_params(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+int64_t count_params(const torch::nn::Module& m) { return tavce::testing::param_count(m); }
 
 START_TEST(test_sadtalker_generator_layout) {
   OcclusionAwareSpadeGenerator gen(SpadeGeneratorConfig::sadtalker());

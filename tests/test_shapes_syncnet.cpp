@@ -24,85 +24,42 @@
 #include "tavce/nn/state_dict.h"
 #include "tavce/nn/syncnet.h"
 
+#include "support/layout_check.h"
+
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
 #include <check.h>
 
-namespace fs = std::filesystem;
 using tavce::nn::SyncNet;
+
+using tavce::testing::DtypeStyle;
+using tavce::testing::golden_dir;
+using tavce::testing::Layout;
 
 namespace {
 
 const char* kContainer = "syncnet_v2.model";
 
-std::string golden_dir() {
-  if (const char* env = std::getenv("TAVCE_GOLDEN_DIR"); env != nullptr && *env != '\0') return env;
-  return (fs::path(__FILE__).parent_path().parent_path() / ".." / "shared" / "golden").string();
-}
-
 const nlohmann::json& shapes_json() {
   static const nlohmann::json j = [] {
     const std::string p = golden_dir() + "/shapes_audio.json";
-    std::ifstream in(p);
-    ck_assert_msg(in.good(), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
-    return nlohmann::json::parse(in);
+    nlohmann::json out;
+    ck_assert_msg(tavce::testing::load_json(p, &out), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
+    return out;
   }();
   return j;
 }
 
-// name -> (shape, dtype, kind)
-using Layout = std::map<std::string, std::tuple<std::vector<int64_t>, std::string, std::string>>;
-
 Layout expected_layout() {
-  Layout out;
-  for (const auto& [key, v] : shapes_json().at("containers").at(kContainer).at("keys").items())
-    out[key] = {v.at("shape").get<std::vector<int64_t>>(), v.at("dtype").get<std::string>(),
-                v.at("kind").get<std::string>()};
-  return out;
+  return tavce::testing::layout_from_keys(shapes_json().at("containers").at(kContainer).at("keys"), "");
 }
 
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kLong: return "int64";
-    case at::kHalf: return "float16";
-    case at::kDouble: return "float64";
-    default: return "other";
-  }
-}
-
-Layout module_layout(const torch::nn::Module& m) {
-  Layout out;
-  for (const auto& p : m.named_parameters(true))
-    out[p.key()] = {p.value().sizes().vec(), dtype_name(p.value().scalar_type()), "param"};
-  for (const auto& b : m.named_buffers(true))
-    out[b.key()] = {b.value().sizes().vec(), dtype_name(b.value().scalar_type()), "buffer"};
-  return out;
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
+Layout module_layout(const torch::nn::Module& m) { return tavce::testing::module_layout(m, DtypeStyle::kTorch); }
 
 START_TEST(test_syncnet_layout) {
   SyncNet net;
   const Layout expected = expected_layout(), actual = module_layout(*net);
   ck_assert_uint_eq(expected.size(), shapes_json().at("containers").at(kContainer).at("n_keys").get<size_t>());
-  int bad = 0;
-  for (const auto& [key, e] : expected) {
-    auto it = actual.find(key);
-    if (it == actual.end()) {
-      if (bad++ < 20) std::fprintf(stderr, "missing %s\n", key.c_str());
-      continue;
-    }
-    if (it->second != e && bad++ < 20)
-      std::fprintf(stderr, "%s is %s %s %s, expected %s %s %s\n", key.c_str(), shape_str(std::get<0>(it->second)).c_str(),
-                   std::get<1>(it->second).c_str(), std::get<2>(it->second).c_str(), shape_str(std::get<0>(e)).c_str(),
-                   std::get<1>(e).c_str(), std::get<2>(e).c_str());
-  }
-  for (const auto& [key, a] : actual)
-    if (!expected.count(key) && bad++ < 20) std::fprintf(stderr, "unexpected %s\n", key.c_str());
+  const int bad = tavce::testing::layout_differences(expected, actual, nullptr);
   ck_assert_msg(bad == 0, "%d key/shape/dtype/kind differences (see stderr)", bad);
   ck_assert_uint_eq(expected.size(), actual.size());
 
