@@ -8,28 +8,10 @@
 #include <ATen/ops/empty.h>
 
 #include "tavce/error.h"
+#include "tavce/io/tensor_io.h"
 #include "tavce/io/torch_checkpoint.h"
 
 namespace tavce::io {
-namespace {
-
-at::ScalarType scalar_type(DType dtype) {
-  switch (dtype) {
-    case DType::BOOL: return at::kBool;
-    case DType::U8: return at::kByte;
-    case DType::I8: return at::kChar;
-    case DType::I16: return at::kShort;
-    case DType::I32: return at::kInt;
-    case DType::I64: return at::kLong;
-    case DType::F16: return at::kHalf;
-    case DType::BF16: return at::kBFloat16;
-    case DType::F32: return at::kFloat;
-    case DType::F64: return at::kDouble;
-  }
-  throw Error("invalid DType value " + std::to_string(static_cast<int>(dtype)));
-}
-
-}  // namespace
 
 at::Tensor to_tensor(const TensorRef& ref) {
   check_tensor_ref(ref, "tensor on storage '" + ref.storage_key + "'");

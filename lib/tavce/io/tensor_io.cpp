@@ -15,7 +15,6 @@
 #endif
 
 namespace tavce::io {
-namespace {
 
 at::ScalarType scalar_type(DType dtype) {
   switch (dtype) {
@@ -30,8 +29,10 @@ at::ScalarType scalar_type(DType dtype) {
     case DType::F32: return at::kFloat;
     case DType::F64: return at::kDouble;
   }
-  throw Error("invalid safetensors DType value " + std::to_string(static_cast<int>(dtype)));
+  throw Error("invalid DType value " + std::to_string(static_cast<int>(dtype)));
 }
+
+namespace {
 
 // Views from SafeTensors are already checked, but a TensorView is a plain
 // struct that callers may fill in themselves; never memcpy past its data.

@@ -10,6 +10,9 @@
 
 namespace tavce::io {
 
+// The LibTorch scalar type of a stored dtype (throws on an invalid value).
+at::ScalarType scalar_type(DType dtype);
+
 // A CPU tensor holding a copy of the view's data, in the stored dtype.
 at::Tensor to_tensor(const TensorView& view);
 // Every tensor of the file; floating tensors upcast to float32 when asked
