@@ -25,8 +25,7 @@ class Audio2PoseRunner : public CaseRunner {
     // netD_motion): build without the training parts and load strictly.
     cfg.training_parts = false;
     nn::PoseVAE net(cfg);
-    nn::load_state_dict(*net, io::load_tensors(folder.weights(), /*float_to_f32=*/true),
-                        (folder.dir() / "weights.safetensors").string());
+    folder.load_weights(*net);
     net->eval();
     c10::InferenceMode guard;
 

@@ -65,6 +65,17 @@ const io::SafeTensors& CaseFolder::weights(const std::string& file) const {
   return *st;
 }
 
+std::string CaseFolder::weights_file(const nlohmann::json& case_spec) const {
+  return case_spec.value("weights", spec_.value("weights", std::string("weights.safetensors")));
+}
+
+void CaseFolder::load_weights(torch::nn::Module& module, const std::string& file,
+                              nn::TensorMap (*prepare)(const nn::TensorMap&)) const {
+  nn::TensorMap tensors = io::load_tensors(weights(file), /*float_to_f32=*/true);
+  if (prepare) tensors = prepare(tensors);
+  nn::load_state_dict(module, tensors, (dir_ / file).string());
+}
+
 Tolerance case_tolerance(const nlohmann::json& case_spec) {
   Tolerance t;
   t.atol = case_spec.value("atol", 1e-4);

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+
+#include "tavce/nn/state_dict.h"
 #include <nlohmann/json.hpp>
 
 #include "tavce/io/safetensors.h"
@@ -40,6 +42,13 @@ class CaseFolder {
   at::Tensor io(const std::string& name) const;
   // weights.safetensors (or another file of the folder), loaded on demand.
   const io::SafeTensors& weights(const std::string& file = "weights.safetensors") const;
+  // The weights file of a case: the case entry's "weights", else the folder's, else weights.safetensors.
+  std::string weights_file(const nlohmann::json& case_spec) const;
+  // Strictly loads `file` into `module` (floating tensors as float32), after
+  // `prepare` (fold_spectral_norm, strip_data_parallel...) when given. A
+  // missing, unexpected or mis-shaped key fails, naming the file.
+  void load_weights(torch::nn::Module& module, const std::string& file = "weights.safetensors",
+                    nn::TensorMap (*prepare)(const nn::TensorMap&) = nullptr) const;
 
  private:
   std::filesystem::path dir_;

@@ -29,8 +29,7 @@ class CorrelationRunner : public CaseRunner {
     // A fresh module per case: the train-mode case moves the running statistics.
     nn::CorrelationAudioEncoder enc(
         nn::CorrelationAudioEncoderConfig::from_json(config.value("AudioEncoder", nlohmann::json::object())));
-    nn::load_state_dict(*enc, nn::strip_data_parallel(io::load_tensors(folder.weights(), /*float_to_f32=*/true)),
-                        (folder.dir() / "weights.safetensors").string());
+    folder.load_weights(*enc, "weights.safetensors", nn::strip_data_parallel);
 
     const std::string name = case_spec.at("name");
     const Tolerance tol = case_tolerance(case_spec);

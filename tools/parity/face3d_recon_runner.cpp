@@ -22,8 +22,7 @@ class Face3dReconRunner : public CaseRunner {
 
   void run(const CaseFolder& folder, const nlohmann::json& case_spec, Report& report) override {
     nn::ReconNet net(nn::ReconNetConfig::from_json(folder.spec().value("config", nlohmann::json::object())));
-    nn::load_state_dict(*net, io::load_tensors(folder.weights(), /*float_to_f32=*/true),
-                        (folder.dir() / "weights.safetensors").string());
+    folder.load_weights(*net);
     net->eval();
     c10::InferenceMode guard;
 

@@ -36,10 +36,9 @@ class GeneratorRunner : public CaseRunner {
     const std::string name = case_spec.at("name");
     const nlohmann::json& cfg_json =
         case_spec.contains("config") ? case_spec.at("config") : folder.spec().at("config");
-    const std::string weights = case_spec.value("weights", folder.spec().value("weights", "weights.safetensors"));
-    const nn::TensorMap raw = io::load_tensors(folder.weights(weights));
+    const std::string weights = folder.weights_file(case_spec);
     nn::OcclusionAwareSpadeGenerator gen(nn::SpadeGeneratorConfig::from_json(cfg_json));
-    nn::load_state_dict(*gen, nn::fold_spectral_norm(raw), folder.dir().string() + "/" + weights);
+    folder.load_weights(*gen, weights, nn::fold_spectral_norm);
     gen->eval();
 
     c10::InferenceMode guard;
@@ -86,8 +85,10 @@ class GeneratorRunner : public CaseRunner {
       Tolerance t = debug_tol;
       if (key.rfind("sn_sigma.", 0) == 0) {
         const std::string layer = key.substr(9);
-        const at::Tensor w = raw.at(layer + ".weight_orig");
-        actual = at::dot(raw.at(layer + ".weight_u"), at::mv(w.reshape({w.size(0), -1}), raw.at(layer + ".weight_v")))
+        const io::SafeTensors& raw_file = folder.weights(weights);  // sigma from the stored u, v
+        const auto raw = [&](const std::string& key) { return io::to_tensor(raw_file.at(key)).to(at::kFloat); };
+        const at::Tensor w = raw(layer + ".weight_orig");
+        actual = at::dot(raw(layer + ".weight_u"), at::mv(w.reshape({w.size(0), -1}), raw(layer + ".weight_v")))
                      .view({1});
       } else if (key == "second") actual = trace.second;
       else if (key == "feature_3d") actual = trace.feature_3d;

@@ -21,9 +21,9 @@ class KPDetectorRunner : public CaseRunner {
   void run(const CaseFolder& folder, const nlohmann::json& case_spec, Report& report) override {
     const std::string name = case_spec.at("name");
     const nlohmann::json& cfg_json = case_spec.contains("config") ? case_spec.at("config") : folder.spec().at("config");
-    const std::string weights = case_spec.value("weights", folder.spec().value("weights", "weights.safetensors"));
+    const std::string weights = folder.weights_file(case_spec);
     nn::KPDetector det(nn::KPDetectorConfig::from_json(cfg_json));
-    nn::load_state_dict(*det, io::load_tensors(folder.weights(weights)), folder.dir().string() + "/" + weights);
+    folder.load_weights(*det, weights);
     det->eval();
 
     c10::InferenceMode guard;

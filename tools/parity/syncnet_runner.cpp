@@ -53,8 +53,7 @@ class SyncNetRunner : public CaseRunner {
   static void run_network(const CaseFolder& folder, const nlohmann::json& config, const std::string& name,
                           Tolerance tol, Report& report) {
     nn::SyncNet net(nn::SyncNetConfig::from_json(config));
-    nn::load_state_dict(*net, io::load_tensors(folder.weights(), /*float_to_f32=*/true),
-                        (folder.dir() / "weights.safetensors").string());
+    folder.load_weights(*net);
     net->eval();
     c10::InferenceMode guard;
     const at::Tensor video = folder.io("video"), mfcc = folder.io("mfcc_in");
