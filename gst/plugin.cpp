@@ -4,7 +4,9 @@
 
 #include <gst/gst.h>
 
+#include "gsttavceaudio2coeff.h"
 #include "gsttavcemelspec.h"
+#include "gsttavcerenderer.h"
 
 namespace {
 
@@ -17,6 +19,8 @@ struct ElementEntry {
 // Rank NONE: these elements are only ever placed by name, never autoplugged.
 const ElementEntry kElements[] = {
     {"tavcemelspec", GST_RANK_NONE, gst_tavce_mel_spec_get_type},
+    {"tavceaudio2coeff", GST_RANK_NONE, gst_tavce_audio2coeff_get_type},
+    {"tavcerenderer", GST_RANK_NONE, gst_tavce_renderer_get_type},
 };
 
 gboolean plugin_init(GstPlugin* plugin) {

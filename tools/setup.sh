@@ -15,6 +15,11 @@ packages=(
   # reference BLAS and run about 10x slower.
   libopenblas0-pthread
   libopencv-dev nlohmann-json3-dev check
+  # Face detection and 68 landmarks for source preparation. The landmark
+  # model in libdlib-data is for non-commercial use upstream (docs/models.md).
+  libdlib-dev libdlib-data
+  # Portrait and speech of the main job (public domain / package-provided).
+  python3-imageio
   espeak-ng
 )
 

@@ -15,12 +15,15 @@ std::unique_ptr<CaseRunner> make_face3d_recon_runner();
 std::unique_ptr<CaseRunner> make_correlation_runner();
 std::unique_ptr<CaseRunner> make_audio2exp_runner();
 std::unique_ptr<CaseRunner> make_audio2pose_runner();
+std::unique_ptr<CaseRunner> make_audio2coeff_seq_runner();
 std::unique_ptr<CaseRunner> make_mapping_runner();
 std::unique_ptr<CaseRunner> make_keypoint_transform_runner();
 std::unique_ptr<CaseRunner> make_kp_detector_runner();
 std::unique_ptr<CaseRunner> make_syncnet_runner();
 
 std::unique_ptr<CaseRunner> make_generator_runner();
+std::unique_ptr<CaseRunner> make_animation_runner();
+std::unique_ptr<CaseRunner> make_crop_align_runner();
 
 std::vector<std::unique_ptr<CaseRunner>> all_runners() {
   std::vector<std::unique_ptr<CaseRunner>> runners;
@@ -29,11 +32,14 @@ std::vector<std::unique_ptr<CaseRunner>> all_runners() {
   runners.push_back(make_correlation_runner());
   runners.push_back(make_audio2exp_runner());
   runners.push_back(make_audio2pose_runner());
+  runners.push_back(make_audio2coeff_seq_runner());
   runners.push_back(make_mapping_runner());
   runners.push_back(make_keypoint_transform_runner());
   runners.push_back(make_kp_detector_runner());
   runners.push_back(make_syncnet_runner());
   runners.push_back(make_generator_runner());
+  runners.push_back(make_animation_runner());
+  runners.push_back(make_crop_align_runner());
   return runners;
 }
 

@@ -1,0 +1,285 @@
+#include "tavce/pipeline/renderer_session.h"
+
+#include <array>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "tavce/error.h"
+#include "tavce/face/paste_back.h"
+#include "tavce/face/recon.h"
+#include "tavce/face/source.h"
+#include "tavce/pipeline/model_store.h"
+#include "tavce/pipeline/stream_format.h"
+#include "tavce/render/animator.h"
+#include "tavce/render/driving.h"
+#include "tavce/render/frames.h"
+#include "tavce/render/windower.h"
+#include "tavce/runtime/threads.h"
+
+namespace tavce::pipeline {
+
+namespace {
+
+// Identities prepared in this session, most recent first: switching back to a
+// recent portrait costs nothing.
+constexpr size_t kIdentitiesKept = 4;
+
+struct Identity {
+  std::string hash;
+  std::shared_ptr<const face::PreparedSource> prepared;
+  std::array<float, 73> source73{};
+  render::SourceState state;
+};
+
+at::ScalarType autocast_type(const std::string& precision, const c10::Device& device) {
+  if (precision == "fp32") return at::kFloat;
+  if (precision != "fp16" && precision != "bf16")
+    throw Error("precision '" + precision + "' is not one of fp32, fp16, bf16");
+  if (!device.is_cuda())
+    throw Error("precision '" + precision + "' needs a CUDA device (device=cuda); on the CPU use fp32");
+  return precision == "fp16" ? at::kHalf : at::kBFloat16;
+}
+
+}  // namespace
+
+struct RendererSession::Impl {
+  RendererSettings settings;
+  std::shared_ptr<LoadedBundle> models;
+  std::unique_ptr<render::Animator> animator;
+  face::SourceOptions source_options;
+  render::DrivingOptions driving;
+  render::ByteRounding rounding = render::ByteRounding::kRint;
+  at::ScalarType compute_type = at::kFloat;
+  StreamFormat format;
+
+  std::list<Identity> identities;  // front = current
+  render::CoefficientWindower windower{render::kMotionDims};
+  std::deque<std::vector<float>> gates;  // CERL gate per pushed frame not yet rendered (TAVCE)
+  int64_t gates_first = 0;               // frame index of gates.front()
+  std::deque<render::Window> waiting;    // ready windows not rendered yet (batching)
+
+  Identity& current() {
+    if (identities.empty()) throw Error("no portrait set");
+    return identities.front();
+  }
+
+  void use_identity(const cv::Mat& rgb, const std::string& label) {
+    c10::InferenceMode guard;
+    auto prepared = face::SourceCache::shared().get(rgb, label, source_options);
+    for (auto it = identities.begin(); it != identities.end(); ++it) {
+      if (it->prepared == prepared) {
+        identities.splice(identities.begin(), identities, it);
+        return;
+      }
+    }
+    Identity id;
+    id.hash = prepared->content_hash;
+    id.prepared = prepared;
+    id.source73 = source_coefficients(*prepared);
+    const cv::Mat& pic = prepared->pic;
+    at::Tensor image = render::image_from_rgb8(pic.data, pic.rows, pic.cols, static_cast<int64_t>(pic.step))
+                           .to(models->device());
+    at::Tensor coeff = at::from_blob(id.source73.data(), {1, 73}, at::kFloat).clone();
+    id.state = animator->prepare_source(image, render::source_semantics(coeff, driving.full).to(models->device()));
+    identities.push_front(std::move(id));
+    while (identities.size() > kIdentitiesKept) identities.pop_back();
+  }
+
+  std::array<float, 73> source_coefficients(const face::PreparedSource& src) {
+    std::array<float, 73> out{};
+    if (!settings.source_coeffs.empty()) {
+      const std::vector<float> row = read_coeff_file(settings.source_coeffs);
+      if (row.size() < 73 && driving.full)
+        throw Error("source-coeffs '" + settings.source_coeffs + "' holds " + std::to_string(row.size()) +
+                    " values; full/extfull need 73 (with the crop parameters)");
+      std::copy(row.begin(), row.end(), out.begin());
+      if (row.size() < 73) {  // the crop params of the source's own alignment
+        for (int k = 0; k < 3; ++k) out[70 + k] = src.trans_params[2 + k];
+      }
+      return out;
+    }
+    if (!models->bundle().has_module("recon"))
+      throw Error("model bundle '" + models->bundle().name + "' has no face reconstruction network ('recon') to "
+                  "read the portrait's 3DMM coefficients: set source-coeffs=FILE or use a bundle with 'recon'");
+    nn::ReconNet recon = models->recon();
+    at::Tensor c = face::source_coeff_3dmm(*recon, src).to(at::kFloat).contiguous();
+    std::copy(c.data_ptr<float>(), c.data_ptr<float>() + 73, out.begin());
+    return out;
+  }
+
+  // Renders `batch` windows (consecutive frames) of the current identity.
+  std::vector<RenderedFrame> render_batch(const std::vector<render::Window>& batch) {
+    Identity& id = current();
+    const int64_t b = static_cast<int64_t>(batch.size());
+    const int64_t dims = driving.dims();
+    at::Tensor windows = at::empty({b, dims, render::kWindowLength}, at::kFloat);
+    for (int64_t i = 0; i < b; ++i)
+      std::copy(batch[i].window.begin(), batch[i].window.end(), windows[i].data_ptr<float>());
+    render::FrameControls controls;
+    if (format.gate_dims > 0) {
+      at::Tensor g = at::empty({b, format.gate_dims}, at::kFloat);
+      for (int64_t i = 0; i < b; ++i) {
+        const auto& gate = gates.at(static_cast<size_t>(batch[i].frame_index - gates_first));
+        std::copy(gate.begin(), gate.end(), g[i].data_ptr<float>());
+      }
+      controls.cerl_gate = g.to(models->device());
+    }
+    at::Tensor rgb;
+    {
+      c10::InferenceMode guard;
+      if (compute_type != at::kFloat) {  // CUDA fp16/bf16 only (autocast_type refuses the CPU)
+        at::autocast::set_autocast_gpu_dtype(compute_type);
+        at::autocast::set_enabled(true);
+      }
+      render::FrameBatch out = animator->render(id.state, windows.to(models->device()), controls);
+      if (compute_type != at::kFloat) at::autocast::set_enabled(false);
+      rgb = render::to_rgb8(out.prediction.to(at::kFloat).cpu(), rounding);  // (B, H, W, 3)
+    }
+    std::vector<RenderedFrame> frames;
+    for (int64_t i = 0; i < b; ++i) {
+      RenderedFrame f;
+      f.index = batch[i].frame_index;
+      at::Tensor one = rgb[i].contiguous();
+      cv::Mat frame(static_cast<int>(one.size(0)), static_cast<int>(one.size(1)), CV_8UC3, one.data_ptr<uint8_t>());
+      cv::Mat result = frame;
+      if (face::is_full(source_options.preprocess))
+        result = face::paste_back(id.prepared->original, frame, id.prepared->crop_info,
+                                  face::is_extended(source_options.preprocess));
+      f.image.width = result.cols;
+      f.image.height = result.rows;
+      f.image.pixels.resize(static_cast<size_t>(result.cols) * result.rows * 3);
+      for (int y = 0; y < result.rows; ++y)
+        std::memcpy(f.image.pixels.data() + static_cast<size_t>(y) * result.cols * 3, result.ptr(y),
+                    static_cast<size_t>(result.cols) * 3);
+      frames.push_back(std::move(f));
+    }
+    return frames;
+  }
+
+  void drop_gates_before(int64_t frame) {
+    while (!gates.empty() && gates_first < frame) {
+      gates.pop_front();
+      ++gates_first;
+    }
+  }
+};
+
+RendererSession::RendererSession(const RendererSettings& settings) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.settings = settings;
+  if (settings.batch_size < 1) throw Error("batch-size must be at least 1");
+  runtime::configure_threads(settings.threads);
+  m.models = LoadedBundle::get(settings.model, settings.device);
+  m.compute_type = autocast_type(settings.precision, m.models->device());
+  m.source_options.preprocess = face::parse_preprocess(settings.preprocess);
+  m.source_options.size = m.models->image_size();
+  m.driving.full = face::is_full(m.source_options.preprocess);
+  m.driving.still = settings.still;
+  m.driving.expression_scale = static_cast<float>(settings.expression_scale);
+  m.format = stream_format(m.models->bundle());
+  nn::MappingNet mapping = m.driving.full ? m.models->mapping_full() : m.models->mapping();
+  if (mapping->config.coeff_nc != m.driving.dims())
+    throw Error("model bundle '" + m.models->bundle().name + "': its " + (m.driving.full ? "mapping_full" : "mapping") +
+                " network takes " + std::to_string(mapping->config.coeff_nc) + " coefficients, preprocess=" +
+                settings.preprocess + " needs " + std::to_string(m.driving.dims()));
+  m.animator = std::make_unique<render::Animator>(m.models->kp_detector(), m.models->generator(), mapping);
+  if (m.animator->has_cerl() != (m.format.gate_dims > 0))
+    throw Error("model bundle '" + m.models->bundle().name + "': the generator and the coefficient stream disagree "
+                "about CERL (a TAVCE generator needs the correlation gate and vice versa)");
+  // TAVCE's released renderer writes uint8(pred * 255); SadTalker rounds.
+  m.rounding = m.animator->has_cerl() ? render::ByteRounding::kTruncate : render::ByteRounding::kRint;
+  m.windower = render::CoefficientWindower(m.driving.dims(), render::kSemanticRadius);
+}
+
+RendererSession::~RendererSession() = default;
+
+int RendererSession::coeff_dims() const { return impl_->format.dims(); }
+std::string RendererSession::coeff_space() const { return impl_->format.space; }
+int64_t RendererSession::latency_frames() const {
+  return impl_->windower.latency_frames() + impl_->settings.batch_size - 1;
+}
+
+void RendererSession::set_portrait_file(const std::string& path) {
+  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
+  if (bgr.empty())
+    throw Error("cannot read the portrait '" + path + "' (missing, or not an image OpenCV can decode)");
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  impl_->use_identity(rgb, path);
+}
+
+void RendererSession::set_portrait(const RgbImage& image, const std::string& label) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
+    throw Error("portrait from " + label + " is empty or its size does not match its pixels");
+  cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.pixels.data()));
+  impl_->use_identity(rgb.clone(), label);
+}
+
+bool RendererSession::has_portrait() const { return !impl_->identities.empty(); }
+
+int RendererSession::output_width() const {
+  const Impl& m = *impl_;
+  if (m.identities.empty()) return m.source_options.size;
+  return face::is_full(m.source_options.preprocess) ? m.identities.front().prepared->original.cols
+                                                     : m.source_options.size;
+}
+
+int RendererSession::output_height() const {
+  const Impl& m = *impl_;
+  if (m.identities.empty()) return m.source_options.size;
+  return face::is_full(m.source_options.preprocess) ? m.identities.front().prepared->original.rows
+                                                     : m.source_options.size;
+}
+
+void RendererSession::push(const float* row, int64_t dims) {
+  Impl& m = *impl_;
+  if (dims != m.format.dims())
+    throw Error("coefficient row of " + std::to_string(dims) + " values; the model takes " +
+                std::to_string(m.format.dims()));
+  if (m.identities.empty()) throw Error("coefficients arrived before any portrait");
+  std::vector<float> prepared(static_cast<size_t>(m.driving.dims()));
+  render::prepare_driving_row(row, m.current().source73.data(), prepared.data(), m.driving);
+  if (m.format.gate_dims > 0) m.gates.emplace_back(row + m.format.coeff_dims, row + dims);
+  m.windower.push(prepared.data());
+}
+
+std::vector<RenderedFrame> RendererSession::pop_ready(const std::function<bool(int64_t)>& wanted) {
+  Impl& m = *impl_;
+  for (auto& w : m.windower.pop_ready()) m.waiting.push_back(std::move(w));
+  std::vector<RenderedFrame> out;
+  const size_t batch = static_cast<size_t>(m.settings.batch_size);
+  while (!m.waiting.empty()) {
+    // Skipped frames leave the queue first, so a batch holds only real work.
+    while (!m.waiting.empty() && wanted && !wanted(m.waiting.front().frame_index)) m.waiting.pop_front();
+    if (m.waiting.empty() || (m.waiting.size() < batch && !m.windower.finished())) break;
+    std::vector<render::Window> take;
+    while (!m.waiting.empty() && take.size() < batch) {
+      take.push_back(std::move(m.waiting.front()));
+      m.waiting.pop_front();
+    }
+    for (auto& f : m.render_batch(take)) out.push_back(std::move(f));
+  }
+  m.drop_gates_before(m.waiting.empty() ? m.windower.frames_emitted() : m.waiting.front().frame_index);
+  return out;
+}
+
+void RendererSession::finish() { impl_->windower.finish(); }
+
+void RendererSession::reset() {
+  Impl& m = *impl_;
+  m.windower.reset();
+  m.waiting.clear();
+  m.gates.clear();
+  m.gates_first = 0;
+}
+
+}  // namespace tavce::pipeline

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Renders a talking-head video from a portrait and a speech track:
+#
+#   pipelines/render.sh PORTRAIT AUDIO OUT.mp4 [options]
+#
+# Options (each maps onto an element property; docs/render.md explains them):
+#   --model BUNDLE          model bundle directory or name (default: the default bundle)
+#   --preprocess MODE       crop | extcrop | resize | full | extfull (default crop)
+#   --still                 keep the portrait's head pose
+#   --expression-scale X    scale the driving expression (default 1.0)
+#   --pose-style N          head-motion style 0..45 (default 0)
+#   --seed N                random seed for blinks and head motion (default 0)
+#   --no-blink              no random eye blinks
+#   --source-coeffs FILE    the portrait's 3DMM coefficients (when the bundle has no recon net)
+#   --batch-size N          frames rendered together (default 1)
+#   --device D              auto | cpu | cuda | cuda:N (default auto)
+#   --threads N             CPU threads (default: all cores)
+#   --dry-run               print the gst-launch command instead of running it
+#
+# AUDIO may be any format and rate GStreamer decodes. The output is H.264 video
+# at the model size (the portrait's size with full/extfull) and 25 fps, plus the
+# original audio in AAC, in MP4. The audio is decoded twice (once for the
+# networks, once for the muxer) so that the slow video branch never stalls the
+# audio one.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+(($# >= 3)) || usage
+portrait=$1 audio=$2 out=$3
+shift 3
+
+model="" preprocess=crop still=false scale=1.0 pose_style=0 seed=0 blink=true
+source_coeffs="" batch=1 device=auto threads=0 dry=false
+while (($#)); do
+  case "$1" in
+    --model) model=$2; shift ;;
+    --preprocess) preprocess=$2; shift ;;
+    --still) still=true ;;
+    --expression-scale) scale=$2; shift ;;
+    --pose-style) pose_style=$2; shift ;;
+    --seed) seed=$2; shift ;;
+    --no-blink) blink=false ;;
+    --source-coeffs) source_coeffs=$2; shift ;;
+    --batch-size) batch=$2; shift ;;
+    --device) device=$2; shift ;;
+    --threads) threads=$2; shift ;;
+    --dry-run) dry=true ;;
+    -h|--help) usage 0 ;;
+    *) echo "render: unknown option $1" >&2; usage ;;
+  esac
+  shift
+done
+
+for f in "$portrait" "$audio"; do
+  [[ -r "$f" ]] || { echo "render: cannot read $f" >&2; exit 1; }
+done
+[[ -z "$source_coeffs" || -r "$source_coeffs" ]] || { echo "render: cannot read $source_coeffs" >&2; exit 1; }
+mkdir -p "$(dirname "$out")"
+
+# Properties shared by both networks' elements.
+common=(device="$device" threads="$threads" preprocess="$preprocess")
+[[ -n "$model" ]] && common+=(model="$model")
+[[ -n "$source_coeffs" ]] && common+=(source-coeffs="$source_coeffs")
+
+cmd=(gst-launch-1.0 -e
+  filesrc location="$audio" ! decodebin ! audioconvert ! audioresample
+  ! "audio/x-raw,rate=16000,channels=1" ! tavcemelspec
+  ! tavceaudio2coeff "${common[@]}" source-image="$portrait" pose-style="$pose_style" seed="$seed" blink="$blink"
+  ! tavcerenderer "${common[@]}" source-image="$portrait" still="$still" expression-scale="$scale" batch-size="$batch"
+  ! progressreport update-freq=2 ! videoconvert ! x264enc ! h264parse ! queue ! mux.
+  filesrc location="$audio" ! decodebin ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.
+  mp4mux name=mux ! filesink location="$out")
+
+if $dry; then
+  printf '%q ' "${cmd[@]}"; echo
+  exit 0
+fi
+export GST_PLUGIN_PATH="$root/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+"${cmd[@]}"
+echo "render: wrote $out"
