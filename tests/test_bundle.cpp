@@ -28,6 +28,8 @@
 #include "tavce/nn/kp_detector.h"
 #include "tavce/nn/mapping_net.h"
 #include "tavce/nn/pose_vae.h"
+#include "tavce/nn/correlation.h"
+#include "support/torch_save.h"
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
 #include "tavce/util/sha256.h"
@@ -335,6 +337,70 @@ START_TEST(convert_refuses_wrong_shapes) {
 }
 END_TEST
 
+// --variant tavce on fake TAVCE release files (torch.save zip pickles written
+// by tests/support/torch_save) holding the golden weights: the audio
+// networks are full size, so they convert; the DataParallel `module.`
+// prefixes are stripped, audio2pose's two dict entries are merged under
+// their prefixes, and each converted module equals the golden weights.
+START_TEST(convert_tavce_variant) {
+  const fs::path in = fresh_dir("convert-tavce-in");
+  fs::create_directories(in / "exp/audio2exp");
+  fs::create_directories(in / "exp/audio2pose");
+  fs::create_directories(in / "exp/correlation");
+  const auto golden_map = [](const char* file) {
+    return io::load_tensors(io::SafeTensors::open(golden(file).string()), true);
+  };
+  nn::TensorMap exp_dp;  // as saved from a DataParallel model
+  for (const auto& [k, v] : golden_map("audio2exp/weights.safetensors")) exp_dp.emplace("module." + k, v);
+  testing::write_torch_checkpoint((in / "exp/audio2exp/latest.pth").string(), {{"netG", exp_dp}});
+  nn::TensorMap net_g, audio_encoder;
+  for (const auto& [k, v] : golden_map("audio2pose/weights.safetensors")) {
+    if (k.rfind("netG.", 0) == 0) net_g.emplace(k.substr(5), v);
+    else if (k.rfind("audio_encoder.", 0) == 0) audio_encoder.emplace(k.substr(14), v);
+    else ck_abort_msg("unexpected golden audio2pose key %s", k.c_str());
+  }
+  testing::write_torch_checkpoint((in / "exp/audio2pose/latest.pth").string(),
+                                  {{"netG", net_g}, {"audio_encoder", audio_encoder}});
+  testing::write_torch_checkpoint((in / "exp/correlation/last.pth").string(),
+                                  {{"audio_encoder", golden_map("correlation/weights.safetensors")}});
+
+  std::ostringstream log;
+  models::ConvertOptions opt;
+  opt.in_dir = in.string();
+  opt.out_dir = (fresh_dir("convert-tavce-out") / "tv").string();
+  opt.variant = "tavce";
+  // exp/facerender/latest.pth is absent: an error naming the renderer modules...
+  const std::string missing = error_of([&] { models::convert_official(opt, log); });
+  ck_assert_error_has(missing, "generator");
+  ck_assert_error_has(missing, "--partial");
+  // ...unless partial.
+  opt.partial = true;
+  const models::Bundle b = models::convert_official(opt, log);
+  ck_assert(b.has_module("expnet") && b.has_module("pose_vae") && b.has_module("correlation_audio"));
+  ck_assert(!b.has_module("generator"));
+  ck_assert(!b.architecture.at("pose_vae").value("training_parts", true));
+
+  nn::ExpNet exp(nn::ExpNetConfig::from_json(b.architecture.at("expnet")));
+  models::load_bundle_module(opt.out_dir, b, "expnet", *exp);
+  const auto exp_ref = golden_map("audio2exp/weights.safetensors");
+  for (const auto& [k, v] : nn::state_dict(*exp)) ck_assert_msg(v.equal(exp_ref.at(k)), "expnet %s differs", k.c_str());
+
+  nn::PoseVAEConfig pcfg = nn::PoseVAEConfig::from_json(b.architecture.at("pose_vae"));
+  pcfg.training_parts = false;
+  nn::PoseVAE pose(pcfg);
+  models::load_bundle_module(opt.out_dir, b, "pose_vae", *pose);
+  const auto pose_ref = golden_map("audio2pose/weights.safetensors");
+  for (const auto& [k, v] : nn::state_dict(*pose)) ck_assert_msg(v.equal(pose_ref.at(k)), "pose_vae %s differs", k.c_str());
+
+  nn::CorrelationAudioEncoder corr(
+      nn::CorrelationAudioEncoderConfig::from_json(b.architecture.at("correlation_audio")));
+  models::load_bundle_module(opt.out_dir, b, "correlation_audio", *corr);
+  const auto corr_ref = nn::strip_data_parallel(golden_map("correlation/weights.safetensors"));
+  for (const auto& [k, v] : nn::state_dict(*corr))
+    ck_assert_msg(v.equal(corr_ref.at(k)), "correlation_audio %s differs", k.c_str());
+}
+END_TEST
+
 int main() {
   Suite* s = suite_create("bundle");
   TCase* tc = tcase_create("bundle");
@@ -346,6 +412,7 @@ int main() {
   tcase_add_test(tc, bad_model_json);
   tcase_add_test(tc, config_json_round_trips);
   tcase_add_test(tc, convert_fake_official);
+  tcase_add_test(tc, convert_tavce_variant);
   tcase_add_test(tc, convert_refuses_wrong_shapes);
   suite_add_tcase(s, tc);
   SRunner* sr = srunner_create(s);

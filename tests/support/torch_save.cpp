@@ -1,0 +1,148 @@
+#include "support/torch_save.h"
+
+#include <cstdint>
+#include <fstream>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "tavce/error.h"
+#include "tavce/io/crc32.h"
+
+namespace tavce::testing {
+
+namespace {
+
+void put_u16(std::vector<uint8_t>& b, uint32_t v) {
+  b.push_back(v & 0xff);
+  b.push_back((v >> 8) & 0xff);
+}
+void put_u32(std::vector<uint8_t>& b, uint32_t v) {
+  put_u16(b, v & 0xffff);
+  put_u16(b, v >> 16);
+}
+
+// Pickle protocol 2 opcodes, as torch.save emits them.
+struct Pickler {
+  std::vector<uint8_t> out{0x80, 2};  // PROTO 2
+  void op(char c) { out.push_back(static_cast<uint8_t>(c)); }
+  void str(const std::string& s) {  // BINUNICODE
+    op('X');
+    put_u32(out, static_cast<uint32_t>(s.size()));
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  void integer(int64_t v) {  // BININT (the values here fit in 32 bits)
+    if (v < INT32_MIN || v > INT32_MAX) throw Error("torch_save: integer out of BININT range");
+    op('J');
+    put_u32(out, static_cast<uint32_t>(static_cast<int32_t>(v)));
+  }
+  void global(const std::string& module, const std::string& name) {
+    op('c');
+    out.insert(out.end(), module.begin(), module.end());
+    out.push_back('\n');
+    out.insert(out.end(), name.begin(), name.end());
+    out.push_back('\n');
+  }
+  void ordered_dict() {  // collections.OrderedDict()
+    global("collections", "OrderedDict");
+    op(')');
+    op('R');
+  }
+  void int_tuple(const std::vector<int64_t>& v) {
+    op('(');
+    for (int64_t x : v) integer(x);
+    op('t');
+  }
+};
+
+struct Entry {
+  std::string name;
+  std::vector<uint8_t> data;
+};
+
+}  // namespace
+
+void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries) {
+  Pickler p;
+  std::vector<Entry> files;
+  int storage = 0;
+  p.op('}');  // EMPTY_DICT
+  p.op('(');  // MARK
+  for (const auto& [entry, tensors] : entries) {
+    p.str(entry);
+    p.ordered_dict();
+    p.op('(');
+    for (const auto& [key, value] : tensors) {
+      const bool floating = at::isFloatingType(value.scalar_type());
+      const at::Tensor t = value.to(floating ? at::kFloat : at::kLong).contiguous().cpu();
+      const std::string id = std::to_string(storage++);
+      p.str(key);
+      p.global("torch._utils", "_rebuild_tensor_v2");
+      p.op('(');
+      p.op('(');  // persistent id: ('storage', FloatStorage, key, 'cpu', numel)
+      p.str("storage");
+      p.global("torch", floating ? "FloatStorage" : "LongStorage");
+      p.str(id);
+      p.str("cpu");
+      p.integer(t.numel());
+      p.op('t');
+      p.op('Q');  // BINPERSID
+      p.integer(0);
+      p.int_tuple(t.sizes().vec());
+      p.int_tuple(t.strides().vec());
+      p.op('\x89');  // NEWFALSE: requires_grad
+      p.ordered_dict();  // backward hooks
+      p.op('t');
+      p.op('R');
+      const auto* bytes = static_cast<const uint8_t*>(t.data_ptr());
+      files.push_back({"archive/data/" + id, std::vector<uint8_t>(bytes, bytes + t.nbytes())});
+    }
+    p.op('u');  // SETITEMS into the OrderedDict
+  }
+  p.op('u');  // SETITEMS into the top dict
+  p.op('.');
+  files.insert(files.begin(), {"archive/data.pkl", p.out});
+  files.push_back({"archive/version", {'3', '\n'}});
+
+  // A stored (uncompressed) zip: local headers + data, central directory, end record.
+  std::vector<uint8_t> zip, central;
+  for (const Entry& e : files) {
+    const uint32_t crc = io::crc32(e.data.data(), e.data.size());
+    const uint32_t offset = static_cast<uint32_t>(zip.size());
+    put_u32(zip, 0x04034b50);
+    put_u16(zip, 20); put_u16(zip, 0); put_u16(zip, 0); put_u16(zip, 0); put_u16(zip, 0);
+    put_u32(zip, crc);
+    put_u32(zip, static_cast<uint32_t>(e.data.size()));
+    put_u32(zip, static_cast<uint32_t>(e.data.size()));
+    put_u16(zip, static_cast<uint32_t>(e.name.size()));
+    put_u16(zip, 0);
+    zip.insert(zip.end(), e.name.begin(), e.name.end());
+    zip.insert(zip.end(), e.data.begin(), e.data.end());
+
+    put_u32(central, 0x02014b50);
+    put_u16(central, 20); put_u16(central, 20); put_u16(central, 0); put_u16(central, 0);
+    put_u16(central, 0); put_u16(central, 0);
+    put_u32(central, crc);
+    put_u32(central, static_cast<uint32_t>(e.data.size()));
+    put_u32(central, static_cast<uint32_t>(e.data.size()));
+    put_u16(central, static_cast<uint32_t>(e.name.size()));
+    put_u16(central, 0); put_u16(central, 0); put_u16(central, 0); put_u16(central, 0);
+    put_u32(central, 0);
+    put_u32(central, offset);
+    central.insert(central.end(), e.name.begin(), e.name.end());
+  }
+  const uint32_t cd_offset = static_cast<uint32_t>(zip.size());
+  zip.insert(zip.end(), central.begin(), central.end());
+  put_u32(zip, 0x06054b50);
+  put_u16(zip, 0); put_u16(zip, 0);
+  put_u16(zip, static_cast<uint32_t>(files.size()));
+  put_u16(zip, static_cast<uint32_t>(files.size()));
+  put_u32(zip, static_cast<uint32_t>(central.size()));
+  put_u32(zip, cd_offset);
+  put_u16(zip, 0);
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(zip.data()), static_cast<std::streamsize>(zip.size()));
+  if (!f) throw Error("torch_save: cannot write " + path);
+}
+
+}  // namespace tavce::testing

@@ -1,0 +1,21 @@
+// A minimal torch.save (zip format) writer for tests: a top-level dict of
+// state dicts, each an OrderedDict of float32 / int64 CPU tensors, pickled the
+// way torch >= 1.6 does it (protocol 2, _rebuild_tensor_v2, persistent
+// storage ids, one stored zip entry per storage). It lets tests build fake
+// official checkpoints without Python; the project's reader
+// (lib/tavce/io/torch_checkpoint.h) is checked against real torch.save files
+// in test_torch_checkpoint, so this writer is tested through it too.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "tavce/nn/state_dict.h"
+
+namespace tavce::testing {
+
+// {"netG": {...}, "audio_encoder": {...}} -> path. Floating tensors are
+// written as float32, integer ones as int64.
+void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries);
+
+}  // namespace tavce::testing
