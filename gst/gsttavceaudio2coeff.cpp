@@ -40,6 +40,8 @@ enum {
   PROP_SEED,
   PROP_BLINK,
   PROP_THREADS,
+  PROP_REF_POSE,
+  PROP_REF_EYEBLINK,
 };
 
 constexpr const char* kDefaultDevice = "auto";
@@ -62,6 +64,8 @@ struct GstTavceAudio2CoeffSettings {
   guint64 seed = 0;
   bool blink = true;
   guint threads = 0;
+  std::string ref_pose;
+  std::string ref_eyeblink;
 };
 
 struct GstTavceAudio2CoeffState {
@@ -496,6 +500,8 @@ bool start_session(GstTavceAudio2Coeff* self) {
   s.seed = p.seed;
   s.blink = p.blink;
   s.threads = static_cast<int>(p.threads);
+  s.ref_pose = p.ref_pose;
+  s.ref_eyeblink = p.ref_eyeblink;
   GST_OBJECT_UNLOCK(self);
   st.model_label = s.model.empty() ? std::string("the default bundle") : "model '" + s.model + "'";
 
@@ -630,6 +636,8 @@ void gst_tavce_audio2coeff_set_property(GObject* object, guint prop_id, const GV
     case PROP_SEED: p.seed = g_value_get_uint64(value); break;
     case PROP_BLINK: p.blink = g_value_get_boolean(value); break;
     case PROP_THREADS: p.threads = g_value_get_uint(value); break;
+    case PROP_REF_POSE: p.ref_pose = string_or_empty(value); break;
+    case PROP_REF_EYEBLINK: p.ref_eyeblink = string_or_empty(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK(self);
@@ -649,6 +657,8 @@ void gst_tavce_audio2coeff_get_property(GObject* object, guint prop_id, GValue* 
     case PROP_SEED: g_value_set_uint64(value, p.seed); break;
     case PROP_BLINK: g_value_set_boolean(value, p.blink); break;
     case PROP_THREADS: g_value_set_uint(value, p.threads); break;
+    case PROP_REF_POSE: g_value_set_string(value, p.ref_pose.c_str()); break;
+    case PROP_REF_EYEBLINK: g_value_set_string(value, p.ref_eyeblink.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK(self);
@@ -719,6 +729,16 @@ static void gst_tavce_audio2coeff_class_init(GstTavceAudio2CoeffClass* klass) {
       g_param_spec_uint("threads", "Threads",
           "CPU threads the networks may use; 0 = the cores this process may run on.", 0, kMaxThreads, 0,
           kPropFlags));
+  g_object_class_install_property(gobject_class, PROP_REF_POSE,
+      g_param_spec_string("ref-pose", "Reference pose",
+          "Reference head motion (SadTalker --ref_pose): a video, or a .coeffs file of 70-value rows. Its pose "
+          "relative to its first frame is added to every frame, looping if it is shorter than the speech.",
+          nullptr, kPropFlags));
+  g_object_class_install_property(gobject_class, PROP_REF_EYEBLINK,
+      g_param_spec_string("ref-eyeblink", "Reference eye blinks",
+          "Reference expression per frame (SadTalker --ref_eyeblink): a video, or a .coeffs file of 70-value "
+          "rows. ExpNet follows its blinks, and the random blinks are off.",
+          nullptr, kPropFlags));
 
   // Sink: any F32LE mel stream; the CAPS query and ACCEPT_CAPS narrow it to
   // the front end of the loaded model (so a mismatch names what is expected).

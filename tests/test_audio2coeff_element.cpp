@@ -128,6 +128,7 @@ struct Props {
   guint64 seed = 7;
   gboolean blink = TRUE;
   gint pose_style = 0;
+  std::string ref_pose, ref_eyeblink;
 };
 
 // The element with its properties set (before any state change), with a bus.
@@ -137,6 +138,8 @@ GstElement* make_element(const Props& p, GstBus** bus) {
   gst_object_ref_sink(e);
   g_object_set(e, "model", p.model.c_str(), "source-coeffs", p.source_coeffs.c_str(), "device", "cpu",
                "threads", 1u, "seed", p.seed, "blink", p.blink, "pose-style", p.pose_style, nullptr);
+  if (!p.ref_pose.empty()) g_object_set(e, "ref-pose", p.ref_pose.c_str(), nullptr);
+  if (!p.ref_eyeblink.empty()) g_object_set(e, "ref-eyeblink", p.ref_eyeblink.c_str(), nullptr);
   if (bus) {
     *bus = gst_bus_new();
     gst_element_set_bus(e, *bus);
@@ -899,6 +902,54 @@ GST_START_TEST(test_golden_renderer_bundle_loads) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_reference_pose_and_blinks) {
+  // ref-pose adds the reference's head motion relative to its first frame:
+  // a still reference changes nothing, a moving one shifts each frame's pose
+  // by exactly ref[t mod N] - ref[0] (SadTalker's using_refpose), expression
+  // untouched. ref-eyeblink replaces the expression reference: other rows.
+  const std::vector<float> mel = mel_of(speech(2 * 16000));
+  Props base;
+  const auto plain = run_rows(base, mel);
+  const int n = 7;  // shorter than the clip: the reference loops
+  std::vector<float> still, moving;
+  for (int t = 0; t < n; ++t)
+    for (int k = 0; k < 70; ++k) {
+      const float v = reference_coeffs(70)[size_t(k)];
+      still.push_back(v);
+      moving.push_back(k >= 64 ? v + 0.01f * float(t * (k - 63)) : v);
+    }
+  Props p = base;
+  p.ref_pose = write_floats(g_tmpdir, "still.coeffs", still);
+  const auto same = run_rows(p, mel);
+  fail_unless_equals_uint64(same.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i)
+    for (int k = 0; k < kDims; ++k)
+      fail_unless(std::fabs(same[i][k] - plain[i][k]) < 1e-6f, "still reference moved row %zu value %d", i, k);
+  p.ref_pose = write_floats(g_tmpdir, "moving.coeffs", moving);
+  const auto moved = run_rows(p, mel);
+  fail_unless_equals_uint64(moved.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i)
+    for (int k = 0; k < 70; ++k) {
+      const float expect = k >= 64 ? 0.01f * float(int(i % n) * (k - 63)) : 0.0f;
+      fail_unless(std::fabs((moved[i][k] - plain[i][k]) - expect) < 1e-5f,
+                  "row %zu value %d moved by %g, expected %g", i, k, moved[i][k] - plain[i][k], expect);
+    }
+  Props b = base;
+  b.ref_eyeblink = write_floats(g_tmpdir, "blink.coeffs", moving);
+  const auto blinked = run_rows(b, mel);
+  fail_unless_equals_uint64(blinked.size(), plain.size());
+  bool differs = false;
+  for (size_t i = 0; i < plain.size() && !differs; ++i)
+    for (int k = 0; k < 64 && !differs; ++k) differs = std::fabs(blinked[i][k] - plain[i][k]) > 1e-6f;
+  fail_unless(differs, "ref-eyeblink left the expression unchanged");
+  // A file of the wrong length is an error at start, naming it.
+  Props bad = base;
+  bad.ref_pose = write_floats(g_tmpdir, "bad.coeffs", std::vector<float>(69, 0.0f));
+  const std::string text = start_error(bad);
+  fail_unless(contains(text, "bad.coeffs"), "%s", text.c_str());
+}
+GST_END_TEST;
+
 static Suite* audio2coeff_suite() {
   Suite* s = suite_create("tavceaudio2coeff");
   TCase* tc = tcase_create("general");
@@ -911,6 +962,7 @@ static Suite* audio2coeff_suite() {
   tcase_add_test(tc, test_buffer_without_caps_error);
   tcase_add_test(tc, test_speech_through_melspec);
   tcase_add_test(tc, test_seed_determinism);
+  tcase_add_test(tc, test_reference_pose_and_blinks);
   tcase_add_test(tc, test_eos_pushes_tail);
   tcase_add_test(tc, test_flush_then_new_data);
   tcase_add_test(tc, test_discont_starts_new_run);

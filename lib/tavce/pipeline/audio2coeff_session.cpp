@@ -13,6 +13,7 @@
 #include "tavce/face/recon.h"
 #include "tavce/face/source.h"
 #include "tavce/pipeline/model_store.h"
+#include "tavce/pipeline/reference_motion.h"
 #include "tavce/pipeline/stream_format.h"
 #include "tavce/runtime/threads.h"
 
@@ -79,6 +80,12 @@ Audio2CoeffSession::Audio2CoeffSession(const Audio2CoeffSettings& settings) : im
   opts.seed = settings.seed;
   opts.ref_coeff = reference_coefficients(settings, *models);
   opts.append_gate = format.gate_dims > 0;
+  if (!settings.ref_pose.empty())
+    for (const auto& row : reference_coefficients(settings.ref_pose, *models, settings.preprocess))
+      opts.ref_pose.insert(opts.ref_pose.end(), row.begin() + 64, row.begin() + 70);
+  if (!settings.ref_eyeblink.empty())
+    for (const auto& row : reference_coefficients(settings.ref_eyeblink, *models, settings.preprocess))
+      opts.ref_eyeblink.insert(opts.ref_eyeblink.end(), row.begin(), row.begin() + 64);
   impl_->stream = std::make_unique<coeffs::StreamingAudio2Coeff>(nets, opts);
 
   CoeffStreamInfo& info = impl_->info;

@@ -25,6 +25,12 @@ struct Audio2CoeffSettings {
   int pose_style = 0;           // PoseVAE style class, 0..45
   uint64_t seed = 0;            // every random draw (blinks, CVAE z) comes from it
   bool blink = true;            // random eye blinks
+  // SadTalker's --ref_pose / --ref_eyeblink: a reference video or a .coeffs
+  // file (reference_motion.h). ref_pose adds its head motion relative to its
+  // first frame; ref_eyeblink takes its per-frame expression (blinks) and
+  // turns the random blinks off. Both loop when shorter than the speech.
+  std::string ref_pose;
+  std::string ref_eyeblink;
   int threads = 0;              // intra-op threads; 0 = the cores this process may use
 };
 
