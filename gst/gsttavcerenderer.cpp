@@ -12,6 +12,7 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -41,6 +42,10 @@ enum {
   PROP_EXPRESSION_SCALE,
   PROP_STILL,
   PROP_THREADS,
+  PROP_YAW,
+  PROP_PITCH,
+  PROP_ROLL,
+  PROP_CAMERA_FRAMES,
 };
 
 constexpr guint kDefaultBatchSize = 1;
@@ -102,9 +107,36 @@ std::string locked_string(GstTavceRenderer* self, gchar* const& field) {
   return s;
 }
 
+// "0, 20,-10" -> {0, 20, -10}; "" -> {}. Throws std::invalid_argument naming
+// the property and the part that is not a number.
+std::vector<double> parse_degrees(const std::string& text, const char* name) {
+  std::vector<double> out;
+  if (text.find_first_not_of(" \t") == std::string::npos) return out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const size_t a = part.find_first_not_of(" \t"), b = part.find_last_not_of(" \t");
+    part = a == std::string::npos ? "" : part.substr(a, b - a + 1);
+    char* end = nullptr;
+    const double v = part.empty() ? 0.0 : g_ascii_strtod(part.c_str(), &end);
+    if (part.empty() || end != part.c_str() + part.size() || !std::isfinite(v))
+      throw std::invalid_argument(std::string(name) + "='" + text + "': '" + part +
+                                  "' is not a number of degrees (expected comma-separated degrees such as "
+                                  "\"0,20,-10\", or one value)");
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 tavce::pipeline::RendererSettings settings_of(GstTavceRenderer* self) {
   tavce::pipeline::RendererSettings s;
   GST_OBJECT_LOCK(self);
+  const std::string yaw = self->yaw ? self->yaw : "", pitch = self->pitch ? self->pitch : "",
+                    roll = self->roll ? self->roll : "";
+  s.camera_frames = static_cast<int64_t>(std::min<guint64>(self->camera_frames, G_MAXINT64));
   s.model = self->model ? self->model : "";
   s.device = self->device ? self->device : "auto";
   s.precision = gst_tavce_enum_nick(GST_TYPE_TAVCE_PRECISION, self->precision);
@@ -115,6 +147,9 @@ tavce::pipeline::RendererSettings settings_of(GstTavceRenderer* self) {
   s.source_coeffs = self->source_coeffs ? self->source_coeffs : "";
   s.threads = static_cast<int>(self->threads);
   GST_OBJECT_UNLOCK(self);
+  s.yaw = parse_degrees(yaw, "yaw");
+  s.pitch = parse_degrees(pitch, "pitch");
+  s.roll = parse_degrees(roll, "roll");
   return s;
 }
 
@@ -509,7 +544,25 @@ GstFlowReturn gst_tavce_renderer_flush(GstAggregator* agg) {
 gboolean gst_tavce_renderer_start(GstAggregator* agg) {
   auto* self = GST_TAVCE_RENDERER(agg);
   GstTavceRendererState& st = state_of(self);
-  const tavce::pipeline::RendererSettings settings = settings_of(self);
+  tavce::pipeline::RendererSettings settings;
+  try {
+    settings = settings_of(self);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("tavcerenderer: bad head-pose override: %s", e.what()), (nullptr));
+    return FALSE;
+  }
+  for (const auto& [name, list] : {std::make_pair("yaw", &settings.yaw), std::make_pair("pitch", &settings.pitch),
+                                   std::make_pair("roll", &settings.roll)}) {
+    if (list->size() > 1 && settings.camera_frames <= 0) {
+      GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+          ("tavcerenderer: %s lists %u angles but camera-frames is 0: a list is interpolated over the clip "
+           "(SadTalker's gen_camera_pose), so set camera-frames to the clip length in video frames "
+           "(audio seconds x 25), or give a single angle",
+           name, static_cast<guint>(list->size())),
+          (nullptr));
+      return FALSE;
+    }
+  }
   const std::string portrait = locked_string(self, self->source_image);
   try {
     st.session = std::make_unique<tavce::pipeline::RendererSession>(settings);
@@ -624,6 +677,14 @@ void gst_tavce_renderer_set_property(GObject* object, guint prop_id, const GValu
       self->threads = g_value_get_uint(value);
       GST_OBJECT_UNLOCK(self);
       break;
+    case PROP_YAW: set_string(self, &self->yaw, value); break;
+    case PROP_PITCH: set_string(self, &self->pitch, value); break;
+    case PROP_ROLL: set_string(self, &self->roll, value); break;
+    case PROP_CAMERA_FRAMES:
+      GST_OBJECT_LOCK(self);
+      self->camera_frames = g_value_get_uint64(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
 }
@@ -642,6 +703,10 @@ void gst_tavce_renderer_get_property(GObject* object, guint prop_id, GValue* val
     case PROP_EXPRESSION_SCALE: g_value_set_double(value, self->expression_scale); break;
     case PROP_STILL: g_value_set_boolean(value, self->still); break;
     case PROP_THREADS: g_value_set_uint(value, self->threads); break;
+    case PROP_YAW: g_value_set_string(value, self->yaw); break;
+    case PROP_PITCH: g_value_set_string(value, self->pitch); break;
+    case PROP_ROLL: g_value_set_string(value, self->roll); break;
+    case PROP_CAMERA_FRAMES: g_value_set_uint64(value, self->camera_frames); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK(self);
@@ -655,6 +720,9 @@ void gst_tavce_renderer_finalize(GObject* object) {
   g_free(self->device);
   g_free(self->source_image);
   g_free(self->source_coeffs);
+  g_free(self->yaw);
+  g_free(self->pitch);
+  g_free(self->roll);
   G_OBJECT_CLASS(gst_tavce_renderer_parent_class)->finalize(object);
 }
 
@@ -717,6 +785,30 @@ static void gst_tavce_renderer_class_init(GstTavceRendererClass* klass) {
   g_object_class_install_property(gobject_class, PROP_THREADS,
       g_param_spec_uint("threads", "Threads",
           "CPU threads for the networks; 0 uses every core this process may run on.", 0, 1024, 0, kReadyFlags));
+  const char* kAngleHelp =
+      " degrees replacing the head pose the coefficients drive (SadTalker --input_%s). Empty: the pose from "
+      "the coefficients. One value: that angle for every frame. A comma-separated list (e.g. \"0,20,-10\") "
+      "is interpolated over camera-frames frames like SadTalker's gen_camera_pose (constant steps, the last "
+      "listed angle is approached but not reached; later frames keep the last value).";
+  struct AngleProp { guint id; const char* name; const char* nick; const char* what; };
+  for (const AngleProp& p : {AngleProp{PROP_YAW, "yaw", "Yaw", "Yaw (turn left/right)"},
+                             AngleProp{PROP_PITCH, "pitch", "Pitch", "Pitch (nod up/down)"},
+                             AngleProp{PROP_ROLL, "roll", "Roll", "Roll (tilt)"}}) {
+    // Without G_PARAM_STATIC_BLURB the param spec keeps its own copy of the blurb.
+    gchar* help = g_strdup_printf(kAngleHelp, p.name);
+    gchar* blurb = g_strconcat(p.what, help, nullptr);
+    g_free(help);
+    g_object_class_install_property(gobject_class, p.id,
+        g_param_spec_string(p.name, p.nick, blurb, nullptr,
+            static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK |
+                                     GST_PARAM_MUTABLE_READY)));
+    g_free(blurb);
+  }
+  g_object_class_install_property(gobject_class, PROP_CAMERA_FRAMES,
+      g_param_spec_uint64("camera-frames", "Camera frames",
+          "Clip length in video frames (audio seconds x 25) over which yaw/pitch/roll lists are interpolated. "
+          "Needed when any of them lists several angles; unused for single values.",
+          0, G_MAXUINT64, 0, kReadyFlags));
 
   GstCaps* coeff_caps = tavce::gst::coeff_caps_template();
   gst_element_class_add_pad_template(element_class,

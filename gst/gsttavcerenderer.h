@@ -34,6 +34,10 @@ struct _GstTavceRenderer {
   gdouble expression_scale;
   gboolean still;
   guint threads;
+  gchar* yaw;              // head-pose overrides: comma-separated degrees, empty = MappingNet's pose
+  gchar* pitch;
+  gchar* roll;
+  guint64 camera_frames;   // clip length the yaw/pitch/roll lists are interpolated over
   gboolean source_image_changed;  // set by the property, consumed by the streaming thread
 
   GstTavceRendererState* state;  // C++ streaming state, created in init

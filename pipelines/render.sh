@@ -12,6 +12,9 @@
 #   --seed N                random seed for blinks and head motion (default 0)
 #   --no-blink              no random eye blinks
 #   --source-coeffs FILE    the portrait's 3DMM coefficients (when the bundle has no recon net)
+#   --yaw "A[,B...]"        head yaw in degrees: one value for the whole clip, or a list
+#   --pitch "A[,B...]"      interpolated over the clip like SadTalker's --input_yaw/pitch/roll
+#   --roll "A[,B...]"       (camera-frames is computed from the audio's length)
 #   --batch-size N          frames rendered together (default 1)
 #   --device D              auto | cpu | cuda | cuda:N (default auto)
 #   --threads N             CPU threads (default: all cores)
@@ -25,13 +28,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 (($# >= 3)) || usage
 portrait=$1 audio=$2 out=$3
 shift 3
 
 model="" preprocess=crop still=false scale=1.0 pose_style=0 seed=0 blink=true
-source_coeffs="" batch=1 device=auto threads=0 dry=false
+source_coeffs="" batch=1 device=auto threads=0 dry=false yaw="" pitch="" roll=""
 while (($#)); do
   case "$1" in
     --model) model=$2; shift ;;
@@ -42,6 +45,9 @@ while (($#)); do
     --seed) seed=$2; shift ;;
     --no-blink) blink=false ;;
     --source-coeffs) source_coeffs=$2; shift ;;
+    --yaw) yaw=${2//[[:space:]]/}; shift ;;
+    --pitch) pitch=${2//[[:space:]]/}; shift ;;
+    --roll) roll=${2//[[:space:]]/}; shift ;;
     --batch-size) batch=$2; shift ;;
     --device) device=$2; shift ;;
     --threads) threads=$2; shift ;;
@@ -56,18 +62,50 @@ for f in "$portrait" "$audio"; do
   [[ -r "$f" ]] || { echo "render: cannot read $f" >&2; exit 1; }
 done
 [[ -z "$source_coeffs" || -r "$source_coeffs" ]] || { echo "render: cannot read $source_coeffs" >&2; exit 1; }
+angle_re='^-?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?$'
+for name in yaw pitch roll; do
+  list=${!name}
+  [[ -z "$list" ]] && continue
+  IFS=, read -r -a parts <<<"$list"
+  ((${#parts[@]})) || { echo "render: --$name '$list' holds no angle" >&2; exit 1; }
+  for a in "${parts[@]}"; do
+    [[ "$a" =~ $angle_re ]] || { echo "render: --$name '$list': '$a' is not a number of degrees" >&2; exit 1; }
+  done
+done
+
+# A list of angles is interpolated over the clip (SadTalker's gen_camera_pose
+# over frame_num = floor(samples at 16 kHz / 640)): count the samples the
+# networks will see by decoding the audio the same way (exact, and needs no
+# duration metadata in the container).
+camera_frames=0
+if [[ "$yaw$pitch$roll" == *,* ]]; then
+  samples=$(GST_PLUGIN_PATH="$root/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}" \
+    gst-launch-1.0 -q filesrc location="$audio" ! decodebin ! audioconvert ! audioresample \
+      ! "audio/x-raw,rate=16000,channels=1,format=S16LE" ! fdsink fd=1 2>/dev/null | wc -c) || samples=0
+  samples=$((samples / 2))
+  camera_frames=$((samples / 640))
+  if ((camera_frames < 1)); then
+    echo "render: could not measure the length of $audio (needed to interpolate the --yaw/--pitch/--roll lists)" >&2
+    exit 1
+  fi
+fi
 mkdir -p "$(dirname "$out")"
 
 # Properties shared by both networks' elements.
 common=(device="$device" threads="$threads" preprocess="$preprocess")
 [[ -n "$model" ]] && common+=(model="$model")
 [[ -n "$source_coeffs" ]] && common+=(source-coeffs="$source_coeffs")
+camera=()
+[[ -n "$yaw" ]] && camera+=(yaw="$yaw")
+[[ -n "$pitch" ]] && camera+=(pitch="$pitch")
+[[ -n "$roll" ]] && camera+=(roll="$roll")
+((camera_frames > 0)) && camera+=(camera-frames="$camera_frames")
 
 cmd=(gst-launch-1.0 -e
   filesrc location="$audio" ! decodebin ! audioconvert ! audioresample
   ! "audio/x-raw,rate=16000,channels=1" ! tavcemelspec
   ! tavceaudio2coeff "${common[@]}" source-image="$portrait" pose-style="$pose_style" seed="$seed" blink="$blink"
-  ! tavcerenderer "${common[@]}" source-image="$portrait" still="$still" expression-scale="$scale" batch-size="$batch"
+  ! tavcerenderer "${common[@]}" source-image="$portrait" still="$still" expression-scale="$scale" batch-size="$batch" ${camera[@]+"${camera[@]}"}
   ! progressreport update-freq=2 ! videoconvert ! x264enc ! h264parse ! queue ! mux.
   filesrc location="$audio" ! decodebin ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.
   mp4mux name=mux ! filesink location="$out")

@@ -5,6 +5,10 @@
 // 11-frame driving sequence. Also: timestamps, chunked replay, batching,
 // identity switch through the image pad, flush, latency and the errors a user
 // meets (no model, corrupt model, no portrait, wrong coefficients).
+// Head-pose overrides (yaw/pitch/roll, camera-frames) are checked against
+// render::Animator called directly with the same per-frame angles: the golden
+// case has no override frames, only gen_camera_pose's degree sequences
+// (animation/case.json camera_pose_seq), which feed the Animator here.
 
 // C++ headers first: Check's `fail` macro breaks std::basic_ios::fail().
 #include <algorithm>
@@ -15,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
@@ -22,8 +27,17 @@
 #include <unistd.h>
 #include <gst/video/video.h>
 
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
 #include "support/golden_bundle.h"
+#include "tavce/error.h"
 #include "tavce/io/safetensors.h"
+#include "tavce/pipeline/model_store.h"
+#include "tavce/pipeline/renderer_session.h"
+#include "tavce/render/animator.h"
+#include "tavce/render/driving.h"
+#include "tavce/render/frames.h"
 #include "../gst/tavcecoeffcaps.h"
 
 #include <gst/check/gstcheck.h>
@@ -38,6 +52,9 @@ constexpr int kFrames = 11;
 struct Fixture {
   std::string bundle, tmp, portrait, coeffs;
   std::vector<float> driving;    // (11, 70)
+  std::vector<float> source73;   // (73) the source's coefficients
+  std::vector<float> camera_yaw_list, camera_pitch_list, camera_roll_list;  // gen_camera_pose inputs
+  std::vector<float> camera_yaw, camera_pitch, camera_roll;  // its (2, 6) outputs, row-major = time order
   std::vector<uint8_t> expected;  // (11, 128, 128, 3): rint(golden frame * 255)
 };
 
@@ -74,6 +91,13 @@ void setup_fixture() {
   cv::imwrite(fx->portrait, bgr);
 
   const std::vector<float> c73 = floats(io.at("source_coeff73"));
+  fx->source73 = c73;
+  fx->camera_yaw_list = floats(io.at("camera.yaw_list"));
+  fx->camera_pitch_list = floats(io.at("camera.pitch_list"));
+  fx->camera_roll_list = floats(io.at("camera.roll_list"));
+  fx->camera_yaw = floats(io.at("camera.yaw_c_seq"));
+  fx->camera_pitch = floats(io.at("camera.pitch_c_seq"));
+  fx->camera_roll = floats(io.at("camera.roll_c_seq"));
   fx->coeffs = fx->tmp + "/source.f32";
   std::ofstream(fx->coeffs, std::ios::binary).write(reinterpret_cast<const char*>(c73.data()), 73 * 4);
 
@@ -122,13 +146,14 @@ GstHarness* start_harness(GstElement* e) {
   return h;
 }
 
-// Max abs difference (levels) between an output frame and golden frame t.
-int frame_error(GstBuffer* buf, int t) {
+// Max abs difference (levels) between an output frame and frame t of
+// `frames` (default: the golden frames without overrides).
+int frame_error(GstBuffer* buf, int t, const std::vector<uint8_t>* frames = nullptr) {
   GstMapInfo map;
   gst_buffer_map(buf, &map, GST_MAP_READ);
   fail_unless_equals_int(map.size, kSize * kSize * 3);
   int worst = 0;
-  const uint8_t* exp = fx->expected.data() + static_cast<size_t>(t) * kSize * kSize * 3;
+  const uint8_t* exp = (frames ? *frames : fx->expected).data() + static_cast<size_t>(t) * kSize * kSize * 3;
   for (size_t i = 0; i < map.size; ++i) worst = std::max(worst, std::abs(int(map.data[i]) - int(exp[i])));
   gst_buffer_unmap(buf, &map);
   return worst;
@@ -145,6 +170,72 @@ void expect_golden_frames(GstHarness* h, GstClockTime base) {
     fail_unless(err <= 1, "frame %d differs from the reference by %d levels", t, err);
     gst_buffer_unref(out);
   }
+}
+
+// The 11 frames of the animation case with per-frame angle overrides (empty:
+// none), rendered by render::Animator on the whole clip: an independent path
+// (offline windows, render_clip) to the session's streaming windower.
+std::vector<uint8_t> animator_frames(const std::vector<float>& yaw, const std::vector<float>& pitch,
+                                     const std::vector<float>& roll) {
+  c10::InferenceMode guard;
+  auto models = tavce::pipeline::LoadedBundle::get(fx->bundle, "cpu");
+  tavce::render::Animator animator(models->kp_detector(), models->generator(), models->mapping());
+  cv::Mat bgr = cv::imread(fx->portrait, cv::IMREAD_COLOR);
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  const at::Tensor image = tavce::render::image_from_rgb8(rgb.data, rgb.rows, rgb.cols, static_cast<int64_t>(rgb.step));
+  const at::Tensor c73 = at::from_blob(fx->source73.data(), {1, 73}, at::kFloat).clone();
+  tavce::render::SourceState state = animator.prepare_source(image, tavce::render::source_semantics(c73, false));
+  const at::Tensor sequence = at::from_blob(fx->driving.data(), {kFrames, 70}, at::kFloat).clone();
+  auto per_frame = [](const std::vector<float>& v) {
+    if (v.empty()) return at::Tensor();
+    fail_unless(v.size() >= static_cast<size_t>(kFrames));
+    return at::from_blob(const_cast<float*>(v.data()), {kFrames}, at::kFloat).clone();
+  };
+  tavce::render::ClipControls controls;
+  controls.yaw_deg = per_frame(yaw);
+  controls.pitch_deg = per_frame(pitch);
+  controls.roll_deg = per_frame(roll);
+  tavce::render::ClipOptions options;
+  options.batch_size = 1;
+  const tavce::render::ClipResult clip =
+      animator.render_clip(state, tavce::render::semantic_windows(sequence), options, controls);
+  const at::Tensor bytes = tavce::render::to_rgb8(clip.frames, tavce::render::ByteRounding::kRint).contiguous();
+  return std::vector<uint8_t>(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel());
+}
+
+// "a,b,c" with enough digits to give back the same float32 values.
+std::string degree_list(const std::vector<float>& v) {
+  std::string s;
+  char buf[32];
+  for (float x : v) {
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(x));
+    s += (s.empty() ? "" : ",") + std::string(buf);
+  }
+  return s;
+}
+
+// Pushes the 11 driving rows, EOS, and returns how many frames differ from
+// `expected` by more than one level and how many differ from the golden
+// (no-override) frames by more than 8.
+std::pair<int, int> render_and_compare(GstElement* e, const std::vector<uint8_t>& expected) {
+  GstHarness* h = start_harness(e);
+  for (int t = 0; t < kFrames; ++t) fail_unless_equals_int(gst_harness_push(h, row_buffer(t, t * kFrame)), GST_FLOW_OK);
+  gst_harness_push_event(h, gst_event_new_eos());
+  int wrong = 0, changed = 0;
+  for (int t = 0; t < kFrames; ++t) {
+    GstBuffer* out = gst_harness_pull(h);
+    fail_unless(out != nullptr, "frame %d missing", t);
+    const int err = frame_error(out, t, &expected);
+    if (err > 1) {
+      wrong++;
+      fprintf(stderr, "frame %d: %d levels from the Animator's\n", t, err);
+    }
+    if (frame_error(out, t) > 8) changed++;
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+  return {wrong, changed};
 }
 
 // The first error on the bus, waiting for it: the aggregator handles events
@@ -369,6 +460,69 @@ GST_START_TEST(test_portrait_missing) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_constant_yaw_override) {
+  // yaw=25: every frame turns the head (differs from the golden frames) and
+  // equals the Animator's frames with yaw_deg = 25 for every frame.
+  GstElement* e = make_renderer();
+  g_object_set(e, "yaw", "25", nullptr);
+  const auto [wrong, changed] = render_and_compare(e, animator_frames(std::vector<float>(kFrames, 25.0f), {}, {}));
+  fail_unless_equals_int(wrong, 0);
+  fail_unless_equals_int(changed, kFrames);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_camera_lists_override) {
+  // The golden camera case (3-value yaw, 1-value pitch, 2-value roll over 11
+  // frames): the element interpolates the lists itself; the Animator gets the
+  // reference's gen_camera_pose output.
+  setup_fixture();
+  GstElement* e = make_renderer();
+  g_object_set(e, "yaw", degree_list(fx->camera_yaw_list).c_str(), "pitch",
+               degree_list(fx->camera_pitch_list).c_str(), "roll", degree_list(fx->camera_roll_list).c_str(),
+               "camera-frames", static_cast<guint64>(kFrames), nullptr);
+  const auto [wrong, changed] = render_and_compare(e, animator_frames(fx->camera_yaw, fx->camera_pitch, fx->camera_roll));
+  fail_unless_equals_int(wrong, 0);
+  fail_unless(changed > 0, "the camera lists changed no frame");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_camera_list_needs_frames) {
+  GstElement* e = make_renderer();
+  g_object_set(e, "yaw", "0,20,-10", nullptr);
+  const std::string text = start_error(e);
+  fail_unless(text.find("camera-frames") != std::string::npos, "%s", text.c_str());
+  gst_object_unref(e);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_session_camera_list_needs_frames) {
+  // The library refuses it too (for users of RendererSession without the element).
+  setup_fixture();
+  tavce::pipeline::RendererSettings settings;
+  settings.model = fx->bundle;
+  settings.device = "cpu";
+  settings.roll = {0.0, 10.0};
+  std::string text;
+  try {
+    tavce::pipeline::RendererSession session(settings);
+  } catch (const tavce::Error& e) {
+    text = e.what();
+  }
+  fail_unless(text.find("roll lists 2 angles") != std::string::npos, "%s", text.c_str());
+  settings.camera_frames = 11;  // with the clip length it is accepted
+  tavce::pipeline::RendererSession session(settings);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_bad_angle_refused) {
+  GstElement* e = make_renderer();
+  g_object_set(e, "pitch", "10,abc", nullptr);
+  const std::string text = start_error(e);
+  fail_unless(text.find("'abc' is not a number") != std::string::npos, "%s", text.c_str());
+  gst_object_unref(e);
+}
+GST_END_TEST;
+
 static Suite* renderer_suite() {
   Suite* s = suite_create("tavcerenderer");
   TCase* tc = tcase_create("general");
@@ -386,6 +540,11 @@ static Suite* renderer_suite() {
   tcase_add_test(tc, test_missing_model);
   tcase_add_test(tc, test_corrupt_model);
   tcase_add_test(tc, test_portrait_missing);
+  tcase_add_test(tc, test_constant_yaw_override);
+  tcase_add_test(tc, test_camera_lists_override);
+  tcase_add_test(tc, test_camera_list_needs_frames);
+  tcase_add_test(tc, test_session_camera_list_needs_frames);
+  tcase_add_test(tc, test_bad_angle_refused);
   return s;
 }
 

@@ -2,6 +2,11 @@
 //   mel [--seconds S] [--chunk SAMPLES] [--repeat R]   streaming mel front end, one thread
 //   render [--threads N] [--batch B] [--size 256] [--frames F] [--model sadtalker|tavce]
 //          full-size renderer per frame and per stage, random weights
+//   pipeline [--threads N] [--frames F] [--size 256] [--batch B] [--portrait PATH] [--audio WAV|synthetic]
+//            [--audio-frames A] [--device D]
+//          whole render path (source preparation once, mel + audio2coeff on A frames of audio,
+//          renderer on F frames after a warm-up batch)
+//          through the element sessions, random full-size bundle in a temporary directory
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -26,9 +31,10 @@ int main(int argc, char** argv) {
     const std::map<std::string, nlohmann::json (*)(const tools::Args&)> commands = {
         {"mel", &bench::bench_mel},
         {"render", &bench::bench_render},
+        {"pipeline", &bench::bench_pipeline},
     };
     if (args.positional.empty() || !commands.count(args.positional[0])) {
-      std::fprintf(stderr, "usage: tavce-bench {mel|render} [options]\n");
+      std::fprintf(stderr, "usage: tavce-bench {mel|render|pipeline} [options]\n");
       return 2;
     }
     nlohmann::json result = commands.at(args.positional[0])(args);

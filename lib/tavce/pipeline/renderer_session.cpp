@@ -1,6 +1,8 @@
 #include "tavce/pipeline/renderer_session.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <list>
@@ -12,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "tavce/coeffs/camera_pose.h"
 #include "tavce/error.h"
 #include "tavce/face/paste_back.h"
 #include "tavce/face/recon.h"
@@ -39,6 +42,35 @@ struct Identity {
   render::SourceState state;
 };
 
+// One angle override (yaw, pitch or roll) as per-frame degrees.
+struct CameraOverride {
+  std::vector<double> per_frame;  // empty = no override; one value = constant
+
+  bool active() const { return !per_frame.empty(); }
+  double at_frame(int64_t i) const {
+    if (per_frame.size() == 1 || i <= 0) return per_frame.front();
+    return per_frame[std::min<size_t>(static_cast<size_t>(i), per_frame.size() - 1)];
+  }
+};
+
+CameraOverride camera_override(const std::vector<double>& degrees, int64_t frames, const char* name) {
+  CameraOverride o;
+  if (degrees.empty()) return o;
+  for (double d : degrees)
+    if (!std::isfinite(d)) throw Error(std::string(name) + ": the angles must be finite numbers of degrees");
+  if (degrees.size() == 1) {
+    o.per_frame = degrees;
+    return o;
+  }
+  if (frames <= 0)
+    throw Error(std::string(name) + " lists " + std::to_string(degrees.size()) +
+                " angles: a list is interpolated over the clip (SadTalker's gen_camera_pose), so the clip length "
+                "is needed: set camera-frames to the number of video frames (audio seconds x 25), or give a "
+                "single angle");
+  o.per_frame = coeffs::camera_pose_sequence(degrees, frames);
+  return o;
+}
+
 at::ScalarType autocast_type(const std::string& precision, const c10::Device& device) {
   if (precision == "fp32") return at::kFloat;
   if (precision != "fp16" && precision != "bf16")
@@ -65,6 +97,7 @@ struct RendererSession::Impl {
   std::deque<std::vector<float>> gates;  // CERL gate per pushed frame not yet rendered (TAVCE)
   int64_t gates_first = 0;               // frame index of gates.front()
   std::deque<render::Window> waiting;    // ready windows not rendered yet (batching)
+  CameraOverride yaw, pitch, roll;       // head-pose overrides (degrees per frame index)
 
   Identity& current() {
     if (identities.empty()) throw Error("no portrait set");
@@ -132,6 +165,16 @@ struct RendererSession::Impl {
       }
       controls.cerl_gate = g.to(models->device());
     }
+    auto angles = [&](const CameraOverride& o) {
+      if (!o.active()) return at::Tensor();
+      at::Tensor t = at::empty({b}, at::kFloat);
+      float* p = t.data_ptr<float>();
+      for (int64_t i = 0; i < b; ++i) p[i] = static_cast<float>(o.at_frame(batch[i].frame_index));
+      return t.to(models->device());
+    };
+    controls.yaw_deg = angles(yaw);
+    controls.pitch_deg = angles(pitch);
+    controls.roll_deg = angles(roll);
     at::Tensor rgb;
     {
       c10::InferenceMode guard;
@@ -176,6 +219,10 @@ RendererSession::RendererSession(const RendererSettings& settings) : impl_(std::
   Impl& m = *impl_;
   m.settings = settings;
   if (settings.batch_size < 1) throw Error("batch-size must be at least 1");
+  if (settings.camera_frames < 0) throw Error("camera-frames must not be negative");
+  m.yaw = camera_override(settings.yaw, settings.camera_frames, "yaw");
+  m.pitch = camera_override(settings.pitch, settings.camera_frames, "pitch");
+  m.roll = camera_override(settings.roll, settings.camera_frames, "roll");
   runtime::configure_threads(settings.threads);
   m.models = LoadedBundle::get(settings.model, settings.device);
   m.compute_type = autocast_type(settings.precision, m.models->device());

@@ -32,6 +32,15 @@ struct RendererSettings {
   bool still = false;               // keep the source head pose
   std::string source_coeffs;        // raw float32 file with 70/73 source coefficients (instead of the recon net)
   int threads = 0;                  // intra-op threads; 0 = the cores this process may use
+  // Head-pose overrides (SadTalker --input_yaw/--input_pitch/--input_roll):
+  // degree lists replacing MappingNet's angle for every frame. Empty = the
+  // network's own pose. One value: that angle for every frame. Several: the
+  // angle of frame i is coeffs::camera_pose_sequence(list, camera_frames)[i]
+  // (SadTalker's gen_camera_pose interpolation over the clip; frames past
+  // camera_frames keep the last value), so camera_frames (the clip length in
+  // video frames) must then be > 0, else the session throws tavce::Error.
+  std::vector<double> yaw, pitch, roll;
+  int64_t camera_frames = 0;
 };
 
 struct RenderedFrame {
