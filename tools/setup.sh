@@ -14,6 +14,9 @@ packages=(
   # Without a threaded OpenBLAS, LibTorch's matrix products fall back to the
   # reference BLAS and run about 10x slower.
   libopenblas0-pthread
+  # oneDNN headers: the renderer's Winograd convolutions call the libdnnl.so.2
+  # that Debian's LibTorch already links (lib/tavce/nn/fast_conv.cpp).
+  libdnnl-dev
   libopencv-dev nlohmann-json3-dev check
   # Face detection and 68 landmarks for source preparation. The landmark
   # model in libdlib-data is for non-commercial use upstream (docs/models.md).

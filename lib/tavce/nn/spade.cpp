@@ -1,6 +1,7 @@
 #include "tavce/nn/spade.h"
 
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -24,7 +25,8 @@ at::Tensor resize_nearest(const at::Tensor& x, int64_t h, int64_t w) {
 }  // namespace
 
 SpadeImpl::SpadeImpl(int64_t norm_nc, int64_t label_nc, int64_t nhidden) {
-  mlp_shared = register_module("mlp_shared", torch::nn::Sequential(conv(label_nc, nhidden, 3), torch::nn::ReLU()));
+  mlp_shared_conv = conv(label_nc, nhidden, 3);
+  mlp_shared = register_module("mlp_shared", torch::nn::Sequential(mlp_shared_conv, torch::nn::ReLU()));
   mlp_gamma = register_module("mlp_gamma", conv(nhidden, norm_nc, 3));
   mlp_beta = register_module("mlp_beta", conv(nhidden, norm_nc, 3));
 }
@@ -41,6 +43,19 @@ at::Tensor SpadeImpl::forward(const at::Tensor& x, const at::Tensor& segmap) {
   return normalized * (1 + gamma) + beta;
 }
 
+ConvParams SpadeImpl::shared_params() const { return {mlp_shared_conv->weight, mlp_shared_conv->bias}; }
+
+at::Tensor SpadeImpl::forward_actv(const at::Tensor& x, const at::Tensor& actv) {
+  at::Tensor normalized = at::instance_norm(x, {}, {}, {}, {}, /*use_input_stats=*/true, /*momentum=*/0.1,
+                                            /*eps=*/1e-5, /*cudnn_enabled=*/false);
+  const at::Tensor gamma_beta = fast_gamma_beta->forward(
+      actv, {{mlp_gamma->weight, mlp_gamma->bias}, {mlp_beta->weight, mlp_beta->bias}});
+  const int64_t c = x.size(1);
+  at::Tensor gamma = gamma_beta.narrow(1, 0, c);
+  // normalized * (1 + gamma) + beta, in place (same rounding as forward()).
+  return normalized.mul_(gamma.add_(1)).add_(gamma_beta.narrow(1, c, c));
+}
+
 SpadeResnetBlockImpl::SpadeResnetBlockImpl(int64_t fin, int64_t fout, int64_t label_nc, int64_t nhidden)
     : learned_shortcut(fin != fout) {
   const int64_t fmiddle = std::min(fin, fout);
@@ -52,7 +67,32 @@ SpadeResnetBlockImpl::SpadeResnetBlockImpl(int64_t fin, int64_t fout, int64_t la
   if (learned_shortcut) norm_s = register_module("norm_s", Spade(fin, label_nc, nhidden));
 }
 
+std::vector<ConvParams> SpadeResnetBlockImpl::shared_params() const {
+  std::vector<ConvParams> p{norm_0->shared_params(), norm_1->shared_params()};
+  if (learned_shortcut) p.push_back(norm_s->shared_params());
+  return p;
+}
+
+at::Tensor SpadeResnetBlockImpl::forward_actv(const at::Tensor& x, const at::Tensor& actv) {
+  const int64_t nh0 = norm_0->mlp_gamma->weight.size(1), nh1 = norm_1->mlp_gamma->weight.size(1);
+  const at::Tensor x_s =
+      learned_shortcut ? conv_s->forward(norm_s->forward_actv(x, actv.narrow(1, nh0 + nh1, actv.size(1) - nh0 - nh1)))
+                       : x;
+  at::Tensor dx = norm_0->forward_actv(x, actv.narrow(1, 0, nh0));
+  at::leaky_relu_(dx, 0.2);
+  dx = fast_conv_0->forward(dx, {{conv_0->weight, conv_0->bias}});
+  dx = norm_1->forward_actv(dx, actv.narrow(1, nh0, nh1));
+  at::leaky_relu_(dx, 0.2);
+  dx = fast_conv_1->forward(dx, {{conv_1->weight, conv_1->bias}});
+  return dx.add_(x_s);
+}
+
 at::Tensor SpadeResnetBlockImpl::forward(const at::Tensor& x, const at::Tensor& segmap) {
+  if (fast_conv_applicable(x, conv_0->weight) && segmap.size(2) > 0 && segmap.size(3) > 0) {
+    const int64_t s = x.size(2) / segmap.size(2);
+    if (s >= 1 && x.size(2) == s * segmap.size(2) && x.size(3) == s * segmap.size(3))
+      return forward_actv(x, fast_shared->forward(segmap, s, shared_params(), /*relu=*/true));
+  }
   // Resize the segmap once for the (up to) three SPADEs of the block.
   const at::Tensor seg = resize_nearest(segmap, x.size(2), x.size(3));
   const at::Tensor x_s = learned_shortcut ? conv_s->forward(norm_s->forward(x, seg)) : x;
@@ -83,6 +123,30 @@ SpadeDecoderImpl::SpadeDecoderImpl(const SpadeDecoderConfig& config_) : config(c
 
 at::Tensor SpadeDecoderImpl::forward(const at::Tensor& feature) {
   const at::Tensor& seg = feature;
+  if (fast_conv_applicable(feature, fc->weight)) {
+    at::Tensor x = fast_fc->forward(feature, {{fc->weight, fc->bias}});
+    // Every G_middle SPADE's mlp_shared reads the same seg at x's size: one conv.
+    std::vector<ConvParams> shared;
+    std::vector<int64_t> widths;
+    for (auto& block : G_middle) {
+      const std::vector<ConvParams> p = block->shared_params();
+      int64_t width = 0;
+      for (const ConvParams& c : p) width += c.weight.size(0);
+      widths.push_back(width);
+      shared.insert(shared.end(), p.begin(), p.end());
+    }
+    if (!shared.empty()) {
+      const at::Tensor actv = fast_middle_shared->forward(seg, shared).relu_();
+      int64_t offset = 0;
+      for (size_t i = 0; i < G_middle.size(); ++i) {
+        x = G_middle[i]->forward_actv(x, actv.narrow(1, offset, widths[i]));
+        offset += widths[i];
+      }
+    }
+    x = up_0->forward(at::upsample_nearest2d(x, {2 * x.size(2), 2 * x.size(3)}), seg);
+    x = up_1->forward(at::upsample_nearest2d(x, {2 * x.size(2), 2 * x.size(3)}), seg);
+    return at::sigmoid(conv_img->forward(at::leaky_relu(x, 0.2)));
+  }
   at::Tensor x = fc->forward(feature);
   for (auto& block : G_middle) x = block->forward(x, seg);
   // nn.Upsample(scale_factor=2), nearest.

@@ -8,12 +8,17 @@
 // convolutions here are ordinary Conv2d with a `weight` key.
 #pragma once
 
+#include <memory>
+#include <vector>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "tavce/nn/fast_conv.h"
 
 namespace tavce::nn {
 
@@ -23,8 +28,14 @@ struct SpadeImpl : torch::nn::Module {
   SpadeImpl(int64_t norm_nc, int64_t label_nc = 256, int64_t nhidden = 128);
   // segmap may already have x's spatial size (then it is used as is).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& segmap);
+  // Inference fast path (fast_conv.h): actv = mlp_shared(seg) already at x's
+  // size; mlp_gamma and mlp_beta run as one Winograd convolution.
+  at::Tensor forward_actv(const at::Tensor& x, const at::Tensor& actv);
+  ConvParams shared_params() const;  // mlp_shared.0
   torch::nn::Sequential mlp_shared{nullptr};
   torch::nn::Conv2d mlp_gamma{nullptr}, mlp_beta{nullptr};
+  torch::nn::Conv2d mlp_shared_conv{nullptr};  // mlp_shared[0], not registered twice
+  std::shared_ptr<WinogradConv3x3> fast_gamma_beta = std::make_shared<WinogradConv3x3>();
 };
 TORCH_MODULE(Spade);
 
@@ -32,10 +43,19 @@ TORCH_MODULE(Spade);
 // out = shortcut + conv_1(lrelu0.2(norm_1(conv_0(lrelu0.2(norm_0(x)))))).
 struct SpadeResnetBlockImpl : torch::nn::Module {
   SpadeResnetBlockImpl(int64_t fin, int64_t fout, int64_t label_nc = 256, int64_t nhidden = 128);
+  // Takes the inference fast path (fast_conv.h) when fast_conv_applicable()
+  // and x's size is an integer multiple of the segmap's.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& segmap);
+  // Fast path with the mlp_shared outputs of norm_0, norm_1[, norm_s] given,
+  // concatenated along the channels in that order, at x's size.
+  at::Tensor forward_actv(const at::Tensor& x, const at::Tensor& actv);
+  std::vector<ConvParams> shared_params() const;  // norm_0, norm_1[, norm_s] mlp_shared.0
   bool learned_shortcut;
   torch::nn::Conv2d conv_0{nullptr}, conv_1{nullptr}, conv_s{nullptr};
   Spade norm_0{nullptr}, norm_1{nullptr}, norm_s{nullptr};
+  std::shared_ptr<WinogradConv3x3> fast_conv_0 = std::make_shared<WinogradConv3x3>();
+  std::shared_ptr<WinogradConv3x3> fast_conv_1 = std::make_shared<WinogradConv3x3>();
+  std::shared_ptr<UpsampledConv3x3> fast_shared = std::make_shared<UpsampledConv3x3>();
 };
 TORCH_MODULE(SpadeResnetBlock);
 
@@ -60,6 +80,10 @@ struct SpadeDecoderImpl : torch::nn::Module {
   torch::nn::Conv2d fc{nullptr}, conv_img{nullptr};
   std::vector<SpadeResnetBlock> G_middle;
   SpadeResnetBlock up_0{nullptr}, up_1{nullptr};
+  // Fast path: fc, and the mlp_shared convs of all G_middle SPADEs (same
+  // input) as one Winograd convolution.
+  std::shared_ptr<WinogradConv3x3> fast_fc = std::make_shared<WinogradConv3x3>();
+  std::shared_ptr<WinogradConv3x3> fast_middle_shared = std::make_shared<WinogradConv3x3>();
 };
 TORCH_MODULE(SpadeDecoder);
 
