@@ -7,6 +7,7 @@
 #include "gsttavceaudio2coeff.h"
 #include "gsttavcemelspec.h"
 #include "gsttavcerenderer.h"
+#include "gsttavcesyncscore.h"
 
 namespace {
 
@@ -21,6 +22,7 @@ const ElementEntry kElements[] = {
     {"tavcemelspec", GST_RANK_NONE, gst_tavce_mel_spec_get_type},
     {"tavceaudio2coeff", GST_RANK_NONE, gst_tavce_audio2coeff_get_type},
     {"tavcerenderer", GST_RANK_NONE, gst_tavce_renderer_get_type},
+    {"tavcesyncscore", GST_RANK_NONE, gst_tavce_sync_score_get_type},
 };
 
 gboolean plugin_init(GstPlugin* plugin) {

@@ -11,6 +11,8 @@
 #   --pose-style N          head-motion style 0..45 (default 0)
 #   --seed N                random seed for blinks and head motion (default 0)
 #   --no-blink              no random eye blinks
+#   --ref-pose FILE         add the head motion of a reference video (or .coeffs file)
+#   --ref-eyeblink FILE     take the blinks / expression of a reference video (or .coeffs file)
 #   --source-coeffs FILE    the portrait's 3DMM coefficients (when the bundle has no recon net)
 #   --yaw "A[,B...]"        head yaw in degrees: one value for the whole clip, or a list
 #   --pitch "A[,B...]"      interpolated over the clip like SadTalker's --input_yaw/pitch/roll
@@ -28,13 +30,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 (($# >= 3)) || usage
 portrait=$1 audio=$2 out=$3
 shift 3
 
 model="" preprocess=crop still=false scale=1.0 pose_style=0 seed=0 blink=true
-source_coeffs="" batch=1 device=auto threads=0 dry=false yaw="" pitch="" roll=""
+ref_pose="" ref_eyeblink="" source_coeffs="" batch=1 device=auto threads=0 dry=false yaw="" pitch="" roll=""
 while (($#)); do
   case "$1" in
     --model) model=$2; shift ;;
@@ -44,6 +46,8 @@ while (($#)); do
     --pose-style) pose_style=$2; shift ;;
     --seed) seed=$2; shift ;;
     --no-blink) blink=false ;;
+    --ref-pose) ref_pose=$2; shift ;;
+    --ref-eyeblink) ref_eyeblink=$2; shift ;;
     --source-coeffs) source_coeffs=$2; shift ;;
     --yaw) yaw=${2//[[:space:]]/}; shift ;;
     --pitch) pitch=${2//[[:space:]]/}; shift ;;
@@ -95,6 +99,9 @@ mkdir -p "$(dirname "$out")"
 common=(device="$device" threads="$threads" preprocess="$preprocess")
 [[ -n "$model" ]] && common+=(model="$model")
 [[ -n "$source_coeffs" ]] && common+=(source-coeffs="$source_coeffs")
+audio_extra=()
+[[ -n "$ref_pose" ]] && audio_extra+=(ref-pose="$ref_pose")
+[[ -n "$ref_eyeblink" ]] && audio_extra+=(ref-eyeblink="$ref_eyeblink")
 camera=()
 [[ -n "$yaw" ]] && camera+=(yaw="$yaw")
 [[ -n "$pitch" ]] && camera+=(pitch="$pitch")
@@ -104,7 +111,7 @@ camera=()
 cmd=(gst-launch-1.0 -e
   filesrc location="$audio" ! decodebin ! audioconvert ! audioresample
   ! "audio/x-raw,rate=16000,channels=1" ! tavcemelspec
-  ! tavceaudio2coeff "${common[@]}" source-image="$portrait" pose-style="$pose_style" seed="$seed" blink="$blink"
+  ! tavceaudio2coeff "${common[@]}" source-image="$portrait" pose-style="$pose_style" seed="$seed" blink="$blink" "${audio_extra[@]}"
   ! tavcerenderer "${common[@]}" source-image="$portrait" still="$still" expression-scale="$scale" batch-size="$batch" ${camera[@]+"${camera[@]}"}
   ! progressreport update-freq=2 ! videoconvert ! x264enc ! h264parse ! queue ! mux.
   filesrc location="$audio" ! decodebin ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.

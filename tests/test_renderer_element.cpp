@@ -523,6 +523,23 @@ GST_START_TEST(test_bad_angle_refused) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_portrait_without_face) {
+  // A portrait with no face in a face-based mode: the error names the file
+  // and suggests preprocess=resize.
+  setup_fixture();
+  cv::Mat blank(200, 160, CV_8UC3, cv::Scalar(90, 120, 150));
+  const std::string path = fx->tmp + "/no-face.png";
+  cv::imwrite(path, blank);
+  GstElement* e = make_renderer();
+  g_object_set(e, "source-image", path.c_str(), nullptr);
+  gst_util_set_object_arg(G_OBJECT(e), "preprocess", "crop");
+  const std::string text = start_error(e);
+  fail_unless(text.find("no-face.png") != std::string::npos, "%s", text.c_str());
+  fail_unless(text.find("resize") != std::string::npos, "%s", text.c_str());
+  gst_object_unref(e);
+}
+GST_END_TEST;
+
 static Suite* renderer_suite() {
   Suite* s = suite_create("tavcerenderer");
   TCase* tc = tcase_create("general");
@@ -540,6 +557,7 @@ static Suite* renderer_suite() {
   tcase_add_test(tc, test_missing_model);
   tcase_add_test(tc, test_corrupt_model);
   tcase_add_test(tc, test_portrait_missing);
+  tcase_add_test(tc, test_portrait_without_face);
   tcase_add_test(tc, test_constant_yaw_override);
   tcase_add_test(tc, test_camera_lists_override);
   tcase_add_test(tc, test_camera_list_needs_frames);

@@ -20,6 +20,7 @@
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
 #include "tavce/nn/state_dict.h"
+#include "tavce/nn/syncnet.h"
 #include "tavce/models/bundle_weights.h"
 #include "tavce/io/tensor_io.h"
 #include "tavce/io/safetensors.h"
@@ -169,6 +170,19 @@ std::string make_golden_renderer_bundle(bool with_recon) {
     b.files["generator.safetensors"] = models::describe_file(dir, "generator.safetensors", {"generator"});
 
     if (with_recon) add_recon(b, dir);
+    return b;
+  });
+}
+
+std::string make_golden_syncnet_bundle() {
+  return build("tavce-golden-syncnet", [&](const std::string& dir) {
+    models::Bundle b = base_bundle("golden-syncnet", "SyncNet (syncnet_v2 layout) with the golden test weights");
+    const json c = read_case("syncnet");
+    // SyncNetConfig::from_json reads num_layers_in_fc_layers (arch_configs has
+    // no to_json for it): the bundle stores that one key.
+    const nn::SyncNetConfig cfg = nn::SyncNetConfig::from_json(case_config(c, "syncnet"));
+    b.architecture["syncnet"] = json{{"num_layers_in_fc_layers", cfg.num_layers_in_fc_layers}};
+    add_module_file(b, dir, "syncnet", "weights.safetensors", "syncnet.safetensors", "syncnet");
     return b;
   });
 }

@@ -38,6 +38,12 @@ std::string make_golden_audio2coeff_bundle(bool with_recon = false);
 // files, through the nn from_json / models::to_json round trip.
 std::string make_golden_renderer_bundle(bool with_recon = false);
 
+// A bundle for the lip-sync metric (tavcesyncscore, SyncScoreSession): module
+//   syncnet <- golden/syncnet/weights.safetensors (syncnet_python S at full
+//              size, num_layers_in_fc_layers from its case.json config)
+// Random weights: the scores it gives are arbitrary but deterministic.
+std::string make_golden_syncnet_bundle();
+
 // Deletes a directory made by the functions above (and everything in it).
 void remove_bundle_dir(const std::string& dir);
 

@@ -153,6 +153,10 @@ nn::CorrelationAudioEncoder LoadedBundle::correlation_audio() {
   });
 }
 
+nn::SyncNet LoadedBundle::syncnet() {
+  return load(syncnet_, "syncnet", [](const nlohmann::json& j) { return nn::SyncNet(nn::SyncNetConfig::from_json(j)); });
+}
+
 int LoadedBundle::image_size() const {
   // The official renderer is 256x256; a bundle says otherwise with
   // architecture.generator.image_size (the reduced golden models are 128).

@@ -23,6 +23,7 @@
 #include "tavce/nn/pose_vae.h"
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
+#include "tavce/nn/syncnet.h"
 
 namespace tavce::pipeline {
 
@@ -57,6 +58,7 @@ class LoadedBundle {
   nn::OcclusionAwareSpadeGenerator generator();
   nn::ReconNet recon();
   nn::CorrelationAudioEncoder correlation_audio();
+  nn::SyncNet syncnet();  // "syncnet": syncnet_python S (LSE-D / LSE-C)
 
   // Renderer image side (the kp_detector's and generator's input size).
   int image_size() const;
@@ -78,6 +80,7 @@ class LoadedBundle {
   nn::OcclusionAwareSpadeGenerator generator_{nullptr};
   nn::ReconNet recon_{nullptr};
   nn::CorrelationAudioEncoder correlation_audio_{nullptr};
+  nn::SyncNet syncnet_{nullptr};
 };
 
 // Reads a raw little-endian float32 coefficient file (np.tofile) holding one
