@@ -950,6 +950,36 @@ GST_START_TEST(test_reference_pose_and_blinks) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_reference_pose_from_video) {
+  // A real video as ref-pose: every frame goes through dlib, the crop and the
+  // bundle's recon network. Frame 0's offset is exactly zero (motion is
+  // relative to the reference's first frame), expression is untouched, and
+  // the speaker's head motion moves later frames.
+  const char* data = g_getenv("TAVCE_DATA_DIR");
+  fail_unless(data != nullptr);
+  const std::string video = std::string(data) + "/video/grid/bbaf2n.mpg";
+  const std::string bundle = tavce::testing::make_golden_audio2coeff_bundle(/*with_recon=*/true);
+  const std::vector<float> mel = mel_of(speech(2 * 16000));
+  Props base;
+  base.model = bundle;
+  const auto plain = run_rows(base, mel);
+  Props p = base;
+  p.ref_pose = video;
+  const auto moved = run_rows(p, mel);
+  fail_unless_equals_uint64(moved.size(), plain.size());
+  double largest = 0.0;
+  for (size_t i = 0; i < plain.size(); ++i)
+    for (int k = 0; k < 70; ++k) {
+      const double d = std::fabs(moved[i][k] - plain[i][k]);
+      fail_unless(std::isfinite(moved[i][k]));
+      if (k < 64 || i == 0) fail_unless(d < 1e-6, "row %zu value %d moved by %g", i, k, d);
+      else largest = std::max(largest, d);
+    }
+  fail_unless(largest > 1e-4, "the reference video's head motion changed nothing (max %g)", largest);
+  tavce::testing::remove_bundle_dir(bundle);
+}
+GST_END_TEST;
+
 static Suite* audio2coeff_suite() {
   Suite* s = suite_create("tavceaudio2coeff");
   TCase* tc = tcase_create("general");
@@ -963,6 +993,7 @@ static Suite* audio2coeff_suite() {
   tcase_add_test(tc, test_speech_through_melspec);
   tcase_add_test(tc, test_seed_determinism);
   tcase_add_test(tc, test_reference_pose_and_blinks);
+  tcase_add_test(tc, test_reference_pose_from_video);
   tcase_add_test(tc, test_eos_pushes_tail);
   tcase_add_test(tc, test_flush_then_new_data);
   tcase_add_test(tc, test_discont_starts_new_run);
