@@ -9,18 +9,12 @@
 #include <c10/core/InferenceMode.h>
 
 #include "tavce/error.h"
+#include "tavce/render/shape_text.h"
 #include "tavce/nn/keypoint_transform.h"
 #include "tavce/render/driving.h"
 
 namespace tavce::render {
 namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  if (!t.defined()) return "undefined";
-  std::string s = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + ")";
-}
 
 // Device and dtype of the loaded generator: inputs follow the modules, so a
 // model moved to CUDA or converted to double (the batch-invariance test) is

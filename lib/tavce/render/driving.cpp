@@ -6,16 +6,10 @@
 #include <ATen/ATen.h>
 
 #include "tavce/error.h"
+#include "tavce/render/shape_text.h"
 
 namespace tavce::render {
 namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  if (!t.defined()) return "undefined";
-  std::string s = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + ")";
-}
 
 // The source coeff_3dmm row as 73 contiguous float32 values ((1,73) or (73)).
 at::Tensor source_row(const at::Tensor& source_coeff, const char* who) {

@@ -5,18 +5,9 @@
 #include <ATen/ATen.h>
 
 #include "tavce/error.h"
+#include "tavce/render/shape_text.h"
 
 namespace tavce::render {
-namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  if (!t.defined()) return "undefined";
-  std::string s = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + ")";
-}
-
-}  // namespace
 
 at::Tensor to_rgb8(const at::Tensor& predictions, ByteRounding rounding) {
   if (!predictions.defined() || predictions.dim() != 4 || predictions.size(1) != 3)
