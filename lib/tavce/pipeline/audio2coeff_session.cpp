@@ -10,7 +10,6 @@
 #include "tavce/coeffs/audio2coeff.h"
 #include "tavce/coeffs/streaming.h"
 #include "tavce/error.h"
-#include "tavce/face/recon.h"
 #include "tavce/face/source.h"
 #include "tavce/pipeline/model_store.h"
 #include "tavce/pipeline/reference_motion.h"
@@ -35,9 +34,7 @@ std::vector<float> reference_coefficients(const Audio2CoeffSettings& s, LoadedBu
   if (s.source_image.empty())
     throw Error("no portrait: set source-image=PORTRAIT (its expression and head pose are the reference "
                 "the audio animates) or source-coeffs=FILE");
-  if (!models.bundle().has_module("recon"))
-    throw Error("model bundle '" + models.bundle().name + "' has no face reconstruction network ('recon') to "
-                "read the portrait's 3DMM coefficients: set source-coeffs=FILE or use a bundle with 'recon'");
+  models.require_recon();
   cv::Mat bgr = cv::imread(s.source_image, cv::IMREAD_COLOR);
   if (bgr.empty())
     throw Error("cannot read the portrait '" + s.source_image + "' (missing, or not an image OpenCV can decode)");
@@ -46,11 +43,7 @@ std::vector<float> reference_coefficients(const Audio2CoeffSettings& s, LoadedBu
   face::SourceOptions opts;
   opts.preprocess = face::parse_preprocess(s.preprocess);
   opts.size = models.image_size();
-  auto prepared = face::SourceCache::shared().get(rgb, s.source_image, opts);
-  c10::InferenceMode guard;
-  nn::ReconNet recon = models.recon();
-  at::Tensor c = face::source_coeff_3dmm(*recon, *prepared).to(at::kFloat).contiguous();
-  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  return models.portrait_coefficients(*face::SourceCache::shared().get(rgb, s.source_image, opts));
 }
 
 }  // namespace

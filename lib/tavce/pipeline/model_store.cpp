@@ -12,6 +12,8 @@
 #include <torch/cuda.h>
 
 #include "tavce/error.h"
+#include "tavce/face/recon.h"
+#include "tavce/face/source.h"
 #include "tavce/models/bundle_weights.h"
 
 #ifndef TAVCE_INSTALLED_MODELS_DIR
@@ -162,6 +164,31 @@ int LoadedBundle::image_size() const {
   // architecture.generator.image_size (the reduced golden models are 128).
   if (bundle_.has_module("generator")) return bundle_.architecture.at("generator").value("image_size", 256);
   return 256;
+}
+
+void LoadedBundle::require_recon() const {
+  if (!bundle_.has_module("recon"))
+    throw Error("model bundle '" + bundle_.name + "' has no face reconstruction network ('recon') to "
+                "read the portrait's 3DMM coefficients: set source-coeffs=FILE or use a bundle with 'recon'");
+}
+
+std::vector<float> LoadedBundle::portrait_coefficients(const face::PreparedSource& portrait) {
+  require_recon();
+  const std::string key = portrait.content_hash + "/" + face::to_string(portrait.preprocess) + "/" +
+                          std::to_string(portrait.size);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = portrait_coefficients_.find(key);
+    if (it != portrait_coefficients_.end()) return it->second;
+  }
+  nn::ReconNet net = recon();
+  c10::InferenceMode guard;
+  const at::Tensor c = face::source_coeff_3dmm(*net, portrait).to(at::kFloat).contiguous();
+  std::vector<float> row(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (portrait_coefficients_.size() >= 16) portrait_coefficients_.clear();  // a bound, not an LRU
+  portrait_coefficients_[key] = row;
+  return row;
 }
 
 std::vector<float> read_coeff_file(const std::string& path) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
 #include "tavce/nn/syncnet.h"
+
+namespace tavce::face {
+struct PreparedSource;
+}
 
 namespace tavce::pipeline {
 
@@ -63,6 +68,14 @@ class LoadedBundle {
   // Renderer image side (the kp_detector's and generator's input size).
   int image_size() const;
 
+  // Throws, naming the bundle and the property to use instead, when the
+  // bundle has no face reconstruction network.
+  void require_recon() const;
+  // The portrait's 73 coefficients (coeff_3dmm: exp, angle, trans, crop
+  // params) from the `recon` network. Memoised per prepared portrait, so the
+  // audio and the rendering element of one pipeline run ReconNet once.
+  std::vector<float> portrait_coefficients(const face::PreparedSource& portrait);
+
   LoadedBundle(std::string dir, models::Bundle bundle, c10::Device device);
 
  private:
@@ -80,6 +93,7 @@ class LoadedBundle {
   nn::OcclusionAwareSpadeGenerator generator_{nullptr};
   nn::ReconNet recon_{nullptr};
   nn::CorrelationAudioEncoder correlation_audio_{nullptr};
+  std::map<std::string, std::vector<float>> portrait_coefficients_;  // by portrait key, under mutex_
   nn::SyncNet syncnet_{nullptr};
 };
 

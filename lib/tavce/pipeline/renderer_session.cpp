@@ -17,7 +17,6 @@
 #include "tavce/coeffs/camera_pose.h"
 #include "tavce/error.h"
 #include "tavce/face/paste_back.h"
-#include "tavce/face/recon.h"
 #include "tavce/face/source.h"
 #include "tavce/pipeline/model_store.h"
 #include "tavce/pipeline/stream_format.h"
@@ -139,12 +138,8 @@ struct RendererSession::Impl {
       }
       return out;
     }
-    if (!models->bundle().has_module("recon"))
-      throw Error("model bundle '" + models->bundle().name + "' has no face reconstruction network ('recon') to "
-                  "read the portrait's 3DMM coefficients: set source-coeffs=FILE or use a bundle with 'recon'");
-    nn::ReconNet recon = models->recon();
-    at::Tensor c = face::source_coeff_3dmm(*recon, src).to(at::kFloat).contiguous();
-    std::copy(c.data_ptr<float>(), c.data_ptr<float>() + 73, out.begin());
+    const std::vector<float> c = models->portrait_coefficients(src);
+    std::copy(c.begin(), c.begin() + 73, out.begin());
     return out;
   }
 
