@@ -21,6 +21,7 @@
 
 #include "tavce/audio/mel_spectrogram.h"
 #include "tavcemelcaps.h"
+#include "tavcerun.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_tavce_mel_spec_debug);
 #define GST_CAT_DEFAULT gst_tavce_mel_spec_debug
@@ -289,12 +290,7 @@ GstFlowReturn gst_tavce_mel_spec_chain(GstPad*, GstObject* parent, GstBuffer* bu
     }
   }
   if (!st.started) {
-    if (GST_BUFFER_PTS_IS_VALID(buf))
-      st.base = GST_BUFFER_PTS(buf);
-    else if (st.segment.format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID(st.segment.start))
-      st.base = st.segment.start;
-    else
-      st.base = 0;
+    st.base = tavce::gst::run_base_time(buf, st.segment);
     st.started = true;
     GST_DEBUG_OBJECT(self, "run starts at %" GST_TIME_FORMAT, GST_TIME_ARGS(st.base));
   }

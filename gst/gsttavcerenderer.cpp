@@ -23,6 +23,7 @@
 
 #include "tavce/pipeline/renderer_session.h"
 #include "tavcecoeffcaps.h"
+#include "tavcerun.h"
 #include "tavceenums.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_tavce_renderer_debug);
@@ -308,13 +309,9 @@ void push_rows(GstTavceRenderer* self, GstBuffer* buf) {
   const size_t row_bytes = static_cast<size_t>(st.coeffs.dims) * sizeof(float);
   if (!st.run_started) {
     GstAggregatorPad* pad = self->sinkpad;
-    if (GST_BUFFER_PTS_IS_VALID(buf)) {
-      st.run_base = GST_BUFFER_PTS(buf);
-    } else {
-      GST_OBJECT_LOCK(pad);
-      st.run_base = GST_CLOCK_TIME_IS_VALID(pad->segment.start) ? pad->segment.start : 0;
-      GST_OBJECT_UNLOCK(pad);
-    }
+    GST_OBJECT_LOCK(pad);
+    st.run_base = tavce::gst::run_base_time(buf, pad->segment);
+    GST_OBJECT_UNLOCK(pad);
     st.run_started = true;
   }
   GstMapInfo map;
