@@ -32,6 +32,8 @@
 #include "support/torch_save.h"
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
+#include "tavce/nn/state_dict.h"
+#include "tavce/nn/syncnet.h"
 #include "tavce/util/sha256.h"
 
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
@@ -401,6 +403,31 @@ START_TEST(convert_tavce_variant) {
 }
 END_TEST
 
+// syncnet_v2.model (a bare state dict at the pickle root, written here with
+// the golden SyncNet weights) converts on its own into a SyncNet-only bundle
+// for tavcesyncscore, with syncnet_v2's sizes and the weights unchanged.
+START_TEST(convert_syncnet_v2) {
+  const fs::path in = fresh_dir("convert-syncnet-in");
+  const nn::TensorMap ref = io::load_tensors(io::SafeTensors::open(golden("syncnet/weights.safetensors").string()), true);
+  testing::write_torch_state_dict((in / "syncnet_v2.model").string(), ref);
+  std::ostringstream log;
+  models::ConvertOptions opt;
+  opt.in_dir = in.string();
+  opt.out_dir = (fresh_dir("convert-syncnet-out") / "sn").string();
+  const models::Bundle b = models::convert_official(opt, log);  // no --partial needed
+  ck_assert_uint_eq(b.architecture.size(), 1);
+  ck_assert(b.has_module("syncnet"));
+  const nn::SyncNetConfig cfg = nn::SyncNetConfig::from_json(b.architecture.at("syncnet"));
+  ck_assert_int_eq(cfg.num_layers_in_fc_layers, 1024);
+  ck_assert(cfg.lip_region == std::vector<int64_t>({0, 0, 224, 224}));
+  nn::SyncNet net(cfg);
+  models::load_bundle_module(opt.out_dir, b, "syncnet", *net);
+  for (const auto& [k, v] : nn::state_dict(*net)) ck_assert_msg(v.equal(ref.at(k)), "syncnet %s differs", k.c_str());
+  const std::string source = b.provenance.at("module_sources").at("syncnet").get<std::string>();
+  ck_assert_str_eq(source.c_str(), "syncnet_v2.model");
+}
+END_TEST
+
 int main() {
   Suite* s = suite_create("bundle");
   TCase* tc = tcase_create("bundle");
@@ -413,6 +440,7 @@ int main() {
   tcase_add_test(tc, config_json_round_trips);
   tcase_add_test(tc, convert_fake_official);
   tcase_add_test(tc, convert_tavce_variant);
+  tcase_add_test(tc, convert_syncnet_v2);
   tcase_add_test(tc, convert_refuses_wrong_shapes);
   suite_add_tcase(s, tc);
   SRunner* sr = srunner_create(s);

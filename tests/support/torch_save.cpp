@@ -60,6 +60,41 @@ struct Entry {
   std::vector<uint8_t> data;
 };
 
+// Pickles `tensors` as an OrderedDict of _rebuild_tensor_v2 calls; each
+// storage becomes a zip entry in `files`.
+void pickle_state_dict(Pickler& p, std::vector<Entry>& files, int& storage, const nn::TensorMap& tensors) {
+  p.ordered_dict();
+  p.op('(');
+  for (const auto& [key, value] : tensors) {
+    const bool floating = at::isFloatingType(value.scalar_type());
+    const at::Tensor t = value.to(floating ? at::kFloat : at::kLong).contiguous().cpu();
+    const std::string id = std::to_string(storage++);
+    p.str(key);
+    p.global("torch._utils", "_rebuild_tensor_v2");
+    p.op('(');
+    p.op('(');  // persistent id: ('storage', FloatStorage, key, 'cpu', numel)
+    p.str("storage");
+    p.global("torch", floating ? "FloatStorage" : "LongStorage");
+    p.str(id);
+    p.str("cpu");
+    p.integer(t.numel());
+    p.op('t');
+    p.op('Q');  // BINPERSID
+    p.integer(0);
+    p.int_tuple(t.sizes().vec());
+    p.int_tuple(t.strides().vec());
+    p.op('\x89');  // NEWFALSE: requires_grad
+    p.ordered_dict();  // backward hooks
+    p.op('t');
+    p.op('R');
+    const auto* bytes = static_cast<const uint8_t*>(t.data_ptr());
+    files.push_back({"archive/data/" + id, std::vector<uint8_t>(bytes, bytes + t.nbytes())});
+  }
+  p.op('u');  // SETITEMS into the OrderedDict
+}
+
+void write_zip(const std::string& path, std::vector<Entry> files, const Pickler& p);
+
 }  // namespace
 
 void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries) {
@@ -70,37 +105,25 @@ void write_torch_checkpoint(const std::string& path, const std::map<std::string,
   p.op('(');  // MARK
   for (const auto& [entry, tensors] : entries) {
     p.str(entry);
-    p.ordered_dict();
-    p.op('(');
-    for (const auto& [key, value] : tensors) {
-      const bool floating = at::isFloatingType(value.scalar_type());
-      const at::Tensor t = value.to(floating ? at::kFloat : at::kLong).contiguous().cpu();
-      const std::string id = std::to_string(storage++);
-      p.str(key);
-      p.global("torch._utils", "_rebuild_tensor_v2");
-      p.op('(');
-      p.op('(');  // persistent id: ('storage', FloatStorage, key, 'cpu', numel)
-      p.str("storage");
-      p.global("torch", floating ? "FloatStorage" : "LongStorage");
-      p.str(id);
-      p.str("cpu");
-      p.integer(t.numel());
-      p.op('t');
-      p.op('Q');  // BINPERSID
-      p.integer(0);
-      p.int_tuple(t.sizes().vec());
-      p.int_tuple(t.strides().vec());
-      p.op('\x89');  // NEWFALSE: requires_grad
-      p.ordered_dict();  // backward hooks
-      p.op('t');
-      p.op('R');
-      const auto* bytes = static_cast<const uint8_t*>(t.data_ptr());
-      files.push_back({"archive/data/" + id, std::vector<uint8_t>(bytes, bytes + t.nbytes())});
-    }
-    p.op('u');  // SETITEMS into the OrderedDict
+    pickle_state_dict(p, files, storage, tensors);
   }
   p.op('u');  // SETITEMS into the top dict
   p.op('.');
+  write_zip(path, std::move(files), p);
+}
+
+void write_torch_state_dict(const std::string& path, const nn::TensorMap& tensors) {
+  Pickler p;
+  std::vector<Entry> files;
+  int storage = 0;
+  pickle_state_dict(p, files, storage, tensors);
+  p.op('.');
+  write_zip(path, std::move(files), p);
+}
+
+namespace {
+
+void write_zip(const std::string& path, std::vector<Entry> files, const Pickler& p) {
   files.insert(files.begin(), {"archive/data.pkl", p.out});
   files.push_back({"archive/version", {'3', '\n'}});
 
@@ -145,4 +168,5 @@ void write_torch_checkpoint(const std::string& path, const std::map<std::string,
   if (!f) throw Error("torch_save: cannot write " + path);
 }
 
+}  // namespace
 }  // namespace tavce::testing

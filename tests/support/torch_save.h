@@ -17,5 +17,7 @@ namespace tavce::testing {
 // {"netG": {...}, "audio_encoder": {...}} -> path. Floating tensors are
 // written as float32, integer ones as int64.
 void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries);
+// A bare state dict at the root (torch.save(model.state_dict(), path)), as syncnet_v2.model.
+void write_torch_state_dict(const std::string& path, const nn::TensorMap& tensors);
 
 }  // namespace tavce::testing

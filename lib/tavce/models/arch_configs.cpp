@@ -8,6 +8,7 @@
 #include "tavce/nn/pose_vae.h"
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
+#include "tavce/nn/syncnet.h"
 
 namespace tavce::models {
 using nlohmann::json;
@@ -76,5 +77,13 @@ json to_json(const nn::ReconNetConfig& c) {
 }
 
 json to_json(const nn::CorrelationAudioEncoderConfig& c) { return {{"dim", c.dim}}; }
+
+json to_json(const nn::SyncNetConfig& c) {
+  return {{"num_layers_in_fc_layers", c.num_layers_in_fc_layers},
+          {"audio_channels", c.audio_channels},
+          {"lip_channels", c.lip_channels},
+          {"lip_downsample", c.lip_downsample},
+          {"lip_region", c.lip_region}};
+}
 
 }  // namespace tavce::models

@@ -13,6 +13,7 @@ struct KPDetectorConfig;
 struct SpadeGeneratorConfig;
 struct ReconNetConfig;
 struct CorrelationAudioEncoderConfig;
+struct SyncNetConfig;
 }  // namespace tavce::nn
 
 namespace tavce::models {
@@ -28,5 +29,6 @@ nlohmann::json to_json(const nn::KPDetectorConfig& c);
 nlohmann::json to_json(const nn::SpadeGeneratorConfig& c);
 nlohmann::json to_json(const nn::ReconNetConfig& c);
 nlohmann::json to_json(const nn::CorrelationAudioEncoderConfig& c);  // {"dim"}
+nlohmann::json to_json(const nn::SyncNetConfig& c);
 
 }  // namespace tavce::models

@@ -10,6 +10,7 @@
 #include <torch/nn/module.h>
 
 #include "tavce/error.h"
+#include "tavce/nn/syncnet.h"
 #include "tavce/models/arch_configs.h"
 #include "tavce/models/bundle_weights.h"
 #include "tavce/nn/correlation.h"
@@ -68,6 +69,10 @@ BuiltModule build_module(const std::string& name, Variant variant) {
   if (name == "correlation_audio") {
     nn::CorrelationAudioEncoderConfig c;
     return {to_json(c), nn::CorrelationAudioEncoder(c).ptr()};
+  }
+  if (name == "syncnet") {
+    nn::SyncNetConfig c;  // syncnet_v2's sizes
+    return {to_json(c), nn::SyncNet(c).ptr()};
   }
   throw Error("converter: no network for module '" + name + "'");
 }

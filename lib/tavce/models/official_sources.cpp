@@ -15,6 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSadTalkerFile = "SadTalker_V0.0.2_256.safetensors";
+constexpr const char* kSyncNetFile = "syncnet_v2.model";
 
 // Prefixes of the SadTalker wrapper's flat state dict -> bundle module names.
 struct PrefixModule {
@@ -93,7 +94,7 @@ void read_checkpoint_entry(const fs::path& in_dir, const std::string& name, cons
   for (const auto& in : out.inputs) seen = seen || in.name == name;
   if (!seen) out.inputs.push_back(note_input(in_dir, name, log));
   nn::TensorMap t = io::load_torch_state_dict((in_dir / name).string(), key, /*strip_module_prefix=*/true);
-  const std::string source = name + " ['" + key + "']";
+  const std::string source = key.empty() ? name : name + " ['" + key + "']";
   for (auto& m : out.modules) {  // a second entry of the same module (TAVCE audio2pose)
     if (m.module != module) continue;
     for (auto& [k, v] : with_prefix(t, key_prefix)) m.tensors.emplace(k, v);
@@ -138,6 +139,14 @@ OfficialSources read_official_sources(const std::string& in_dir_text, Variant va
                           "audio_encoder.");
     read_checkpoint_entry(in_dir, "exp/correlation/last.pth", "audio_encoder", "correlation_audio", out, log);
     read_sadtalker_safetensors(in_dir, {"recon"}, out, log);
+  }
+  // syncnet_python's syncnet_v2.model (the LSE-D / LSE-C metric's network) is
+  // not part of either release: converted when present, never missing. A
+  // directory holding only it makes a SyncNet-only bundle for tavcesyncscore.
+  if (fs::exists(in_dir / kSyncNetFile)) {
+    const bool alone = out.modules.empty();
+    read_checkpoint_entry(in_dir, kSyncNetFile, "", "syncnet", out, log);
+    if (alone) out.missing.clear();
   }
   if (out.modules.empty())
     throw Error("no official " + std::string(variant_name(variant)) + " checkpoint found in '" + in_dir_text +
