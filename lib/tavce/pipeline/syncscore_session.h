@@ -2,16 +2,10 @@
 // frames and 16 kHz audio in, LSE-D / LSE-C / offset per window out, computed
 // as syncnet_python's SyncNetInstance.evaluate does on a clip:
 //
-//   per frame: the largest face (dlib HOG detector, standing in for S3FD),
-//              cropped as run_pipeline.py's crop_video does (box half-size
-//              bs = max(w, h) / 2, crop_scale 0.4, padding value 110, rows
-//              cy - bs .. cy + 1.8 bs, columns cx - 1.4 bs .. cx + 1.4 bs,
-//              resized to 224x224 bilinear), kept as raw 0..255 BGR;
+//   per frame: a face crop (SyncFaceTracker, sync_face_track.h);
 //   per window of N frames and its audio (int16-scale samples, 640 per
-//              frame): python_speech_features MFCC of the window's audio,
-//              E = min(N, floor(samples / 640)) - 5 five-frame lip windows
-//              and 20-step MFCC windows (the reference's count), SyncNet
-//              embeddings, then tavce::metrics::evaluate_lse over +-vshift.
+//              frame): score_sync (sync_scoring.h), i.e. MFCC, five-frame
+//              lip windows, SyncNet embeddings and the LSE over +-vshift.
 //
 // Each window is scored as if it were a clip of its own. Free of LibTorch,
 // OpenCV and GStreamer in this header; construction loads the bundle's
@@ -25,10 +19,16 @@
 #include <string>
 #include <vector>
 
+#include "tavce/pipeline/sync_face_track.h"
+
 namespace tavce::pipeline {
 
+// The bundle shipped in models/syncnet: the project's own small SyncNet
+// (docs/evaluation.md), used when no model is named.
+constexpr const char* kDefaultSyncModel = "syncnet";
+
 struct SyncScoreSettings {
-  std::string model;             // bundle directory or name with a "syncnet" module; empty = "default"
+  std::string model;             // bundle directory or name with a "syncnet" module; empty = kDefaultSyncModel
   std::string device = "auto";   // auto | cpu | cuda | cuda:N
   int vshift = 15;               // offsets searched: -vshift .. +vshift frames
   int batch_size = 20;           // 5-frame windows per network call (the reference's default)
@@ -36,21 +36,6 @@ struct SyncScoreSettings {
   std::string predictor_path;    // dlib 68-point model; empty = face::default_predictor_path()
   int max_held_frames = 25;      // a frame without a detection reuses the last box this many frames
                                  // (run_pipeline.py's num_failed_det)
-};
-
-// One 8-bit packed frame (RGB, BGR, RGBA, BGRx, ...): byte offsets of the
-// three colour components inside a pixel of `pixel_stride` bytes.
-struct SyncImageView {
-  const uint8_t* data = nullptr;
-  int width = 0, height = 0;
-  size_t stride = 0;      // bytes per row
-  int pixel_stride = 3;   // bytes per pixel
-  int r = 0, g = 1, b = 2;
-};
-
-// A face box in image pixels (x0, y0) .. (x1, y1).
-struct SyncFaceBox {
-  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
 };
 
 struct SyncWindowResult {
@@ -104,10 +89,5 @@ class SyncScoreSession {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// run_pipeline.py crop_video for one frame: packed BGR (3 bytes per pixel,
-// `stride` bytes per row) -> size x size packed BGR.
-std::vector<uint8_t> syncnet_face_crop(const uint8_t* bgr, int width, int height, size_t stride,
-                                       const SyncFaceBox& box, double crop_scale = 0.4, int size = 224);
 
 }  // namespace tavce::pipeline
