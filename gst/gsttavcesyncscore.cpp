@@ -708,7 +708,9 @@ static void gst_tavce_sync_score_class_init(GstTavceSyncScoreClass* klass) {
   g_object_class_install_property(gobject_class, PROP_MODEL,
       g_param_spec_string("model", "Model",
           "Model bundle with a 'syncnet' network: a directory holding model.json, or a bundle name looked up in "
-          "TAVCE_MODEL_PATH and the installed models. Empty: the default bundle.",
+          "TAVCE_MODEL_PATH and the installed models. Empty: 'syncnet', the project's own small SyncNet "
+          "(an internal metric: its scores are not comparable with published LSE-D / LSE-C numbers; "
+          "convert syncnet_v2.model for those).",
           nullptr, kReadyFlags));
   g_object_class_install_property(gobject_class, PROP_DEVICE,
       g_param_spec_string("device", "Device",

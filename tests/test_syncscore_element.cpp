@@ -7,14 +7,15 @@
 // syncnet_face_crop -> nn::SyncNet loaded from the golden file ->
 // python_speech_features MFCC -> evaluate_lse) and must match the element.
 //
-// Media: a GRID clip (../shared/data/video/grid, 3 s, 360x288, 25 fps,
+// Media: GRID clips (../shared/data/video/grid, 3 s, 360x288, 25 fps,
 // frontal), decoded here with decodebin into RGB frames and 16 kHz mono S16
-// audio.
+// audio. Frames are taken in decoding order without videorate: these files
+// carry a timestamp jump halfway through over continuous content.
 //
-// Not tested: that shifting the audio by k frames moves the offset by k.
-// With random weights the mean distance curve is arbitrary, so its minimum
-// need not follow a shift (the zero-padded ends of calc_pdist change too);
-// a test would pass or fail by chance. It needs trained weights.
+// With random weights the offset means nothing, so offset detection is
+// tested with the shipped model (models/syncnet, the element's default) on
+// grid/swwp2s, the one clip left out of its training: the audio moved by a
+// known number of frames must move the detected offset by that many.
 
 // C++ headers first: Check's `fail` macro breaks std::basic_ios::fail().
 #include <algorithm>
@@ -96,7 +97,7 @@ void drain_appsink(GstElement* sink, Fn&& fn) {
 Clip decode_clip(const std::string& path) {
   const std::string desc =
       "filesrc location=\"" + path + "\" ! decodebin name=d "
-      "d. ! queue ! videoconvert ! videorate ! video/x-raw,format=RGB,framerate=25/1 ! appsink name=v sync=false wait-on-eos=false "
+      "d. ! queue ! videoconvert ! video/x-raw,format=RGB ! appsink name=v sync=false wait-on-eos=false "
       "d. ! queue ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=16000,channels=1,layout=interleaved "
       "! appsink name=a sync=false wait-on-eos=false";
   GError* err = nullptr;
@@ -702,6 +703,49 @@ GST_START_TEST(test_missing_model) {
 }
 GST_END_TEST;
 
+// The clip's audio moved by `frames` 25 fps frames (> 0: delayed, the audio
+// lags the video), same length, silence where nothing was.
+std::vector<int16_t> shift_audio(const std::vector<int16_t>& audio, int frames) {
+  std::vector<int16_t> out(audio.size(), 0);
+  const long long d = static_cast<long long>(frames) * kSamplesPerFrame;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const long long j = static_cast<long long>(i) - d;
+    if (j >= 0 && j < static_cast<long long>(audio.size())) out[i] = audio[static_cast<size_t>(j)];
+  }
+  return out;
+}
+
+GST_START_TEST(test_offset_detection) {
+  // The shipped model on its held-out clip, one 75-frame window per run: in
+  // sync the offset is within a frame of 0; delayed by 7 frames (0.28 s) it
+  // reads -7, advanced by 7 it reads +7 (offset > 0: the audio leads), within
+  // a frame.
+  setup_fixture(false);
+  const Clip c = decode_clip(data_dir() + "/video/grid/swwp2s.mpg");
+  fail_unless(c.frames.size() >= 75, "decoded only %zu frames", c.frames.size());
+  auto detect = [&](int shift) {
+    GstElement* e = gst_element_factory_make("tavcesyncscore", nullptr);
+    fail_unless(e != nullptr);
+    g_object_set(e, "device", "cpu", "interval", 3.0, nullptr);  // model: the default
+    Harnesses hs = start(e, c.width, c.height);
+    push_clip(hs, c.frames, shift_audio(c.audio, shift), 75);
+    for (GstBuffer* b : pull_until_eos(hs.video)) gst_buffer_unref(b);
+    const std::vector<WindowMsg> msgs = window_messages(hs.bus);
+    stop(hs);
+    fail_unless_equals_int(static_cast<int>(msgs.size()), 1);
+    fail_unless(msgs[0].scored, "not scored: %s", msgs[0].reason.c_str());
+    return msgs[0];
+  };
+  const WindowMsg in_sync = detect(0), late = detect(7), early = detect(-7);
+  fail_unless(std::abs(in_sync.offset) <= 1, "in sync: offset %d", in_sync.offset);
+  fail_unless(std::abs(late.offset + 7) <= 1, "audio 7 frames late: offset %d", late.offset);
+  fail_unless(std::abs(early.offset - 7) <= 1, "audio 7 frames early: offset %d", early.offset);
+  // The in-sync clip has the lowest distance (the shifted ones meet the zero padding).
+  fail_unless(in_sync.lse_d < late.lse_d && in_sync.lse_d < early.lse_d, "LSE-D %f vs %f / %f", in_sync.lse_d,
+              late.lse_d, early.lse_d);
+}
+GST_END_TEST;
+
 static Suite* syncscore_suite() {
   Suite* s = suite_create("tavcesyncscore");
   TCase* tc = tcase_create("general");
@@ -718,6 +762,7 @@ static Suite* syncscore_suite() {
   tcase_add_test(tc, test_f32_audio);
   tcase_add_test(tc, test_windows_and_determinism);
   tcase_add_test(tc, test_real_clip);
+  tcase_add_test(tc, test_offset_detection);
   return s;
 }
 
