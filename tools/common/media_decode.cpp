@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <mutex>
 
+#include <cstring>
+
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include "tavce/error.h"
 
@@ -45,11 +48,14 @@ GstFlowReturn on_video(GstAppSink* sink, gpointer data) {
   auto* c = static_cast<Collect*>(data);
   GstSample* sample = gst_app_sink_pull_sample(sink);
   if (!sample) return GST_FLOW_EOS;
-  GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(sample), 0);
-  int w = 0, h = 0, num = 0, den = 1;
-  gst_structure_get_int(s, "width", &w);
-  gst_structure_get_int(s, "height", &h);
-  if (!gst_structure_get_fraction(s, "framerate", &num, &den) || num <= 0 || den <= 0) num = 25, den = 1;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, gst_sample_get_caps(sample))) {
+    gst_sample_unref(sample);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  const int w = GST_VIDEO_INFO_WIDTH(&info), h = GST_VIDEO_INFO_HEIGHT(&info);
+  int num = GST_VIDEO_INFO_FPS_N(&info), den = GST_VIDEO_INFO_FPS_D(&info);
+  if (num <= 0 || den <= 0) num = 25, den = 1;
   GstBuffer* buf = gst_sample_get_buffer(sample);
   const GstClockTime nominal = gst_util_uint64_scale(GST_SECOND, static_cast<guint64>(den), static_cast<guint64>(num));
   // Presentation time is the running time: the segment applies the file's
@@ -71,22 +77,27 @@ GstFlowReturn on_video(GstAppSink* sink, gpointer data) {
   c->last_pts = pts;
   c->last_duration = GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : nominal;
   GstFlowReturn ret = GST_FLOW_OK;
-  GstMapInfo map;
-  if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
+  GstVideoFrame frame;
+  if (gst_video_frame_map(&frame, &info, buf, GST_MAP_READ)) {
     try {
       c->emit_held(t);
-      // BGR rows are padded to 4 bytes in GStreamer's default video layout.
-      c->stride = (static_cast<size_t>(w) * 3 + 3) & ~static_cast<size_t>(3);
+      // Packed rows of the frame as mapped (its stride, not an assumed one).
       c->width = w;
       c->height = h;
-      c->held.assign(map.data, map.data + std::min<size_t>(map.size, c->stride * static_cast<size_t>(h)));
+      c->stride = static_cast<size_t>(w) * 3;
+      c->held.resize(c->stride * static_cast<size_t>(h));
+      const auto* src = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0));
+      const size_t src_stride = static_cast<size_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 0));
+      for (int y = 0; y < h; ++y)
+        std::memcpy(c->held.data() + static_cast<size_t>(y) * c->stride, src + static_cast<size_t>(y) * src_stride,
+                    c->stride);
       c->held_time = t;
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(c->mutex);
       c->error = e.what();
       ret = GST_FLOW_ERROR;
     }
-    gst_buffer_unmap(buf, &map);
+    gst_video_frame_unmap(&frame);
   }
   gst_sample_unref(sample);
   return ret;
@@ -109,7 +120,7 @@ GstFlowReturn on_audio(GstAppSink* sink, gpointer data) {
       const GstClockTime pts = GST_BUFFER_PTS(buf);
       if (pts < seg->start) {
         skip = std::min<size_t>(n, gst_util_uint64_scale(seg->start - pts, 16000, GST_SECOND));
-        start = 0;
+        start = gst_segment_to_running_time(seg, GST_FORMAT_TIME, seg->start);
       } else {
         start = gst_segment_to_running_time(seg, GST_FORMAT_TIME, pts);
       }
@@ -119,8 +130,7 @@ GstFlowReturn on_audio(GstAppSink* sink, gpointer data) {
     // time 0 like video frame 0; after that the samples are concatenated
     // (see media_decode.h).
     if (!c->audio_started && skip < n) {
-      if (GST_CLOCK_TIME_IS_VALID(start) && start < GST_SECOND)
-        c->audio.resize(gst_util_uint64_scale(start, 16000, GST_SECOND), 0.0f);
+      if (GST_CLOCK_TIME_IS_VALID(start)) c->audio.resize(gst_util_uint64_scale(start, 16000, GST_SECOND), 0.0f);
       c->audio_started = true;
     }
     for (size_t i = skip; i < n; ++i) c->audio.push_back(f[i] * 32768.0f);  // int16 scale

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include <ATen/Functions.h>
 #include <torch/nn/module.h>
 
 #include "tavce/error.h"
@@ -77,6 +78,19 @@ BuiltModule build_module(const std::string& name, Variant variant) {
   throw Error("converter: no network for module '" + name + "'");
 }
 
+// Files saved before torch 0.4.1 (syncnet_v2.model is from 2017) have no
+// BatchNorm `num_batches_tracked`; torch's loader sets the missing counters to
+// 0, and so does this (only where the layer's running_mean is present).
+nn::TensorMap with_batchnorm_counters(nn::TensorMap tensors, const torch::nn::Module& module) {
+  const std::string suffix = ".num_batches_tracked";
+  for (const auto& [key, value] : nn::state_dict(module)) {
+    if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string layer = key.substr(0, key.size() - suffix.size());
+    if (!tensors.count(key) && tensors.count(layer + ".running_mean")) tensors.emplace(key, at::zeros({}, at::kLong));
+  }
+  return tensors;
+}
+
 std::string utc_now() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char text[32];
@@ -117,7 +131,7 @@ Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
   json module_sources = json::object();
   for (SourceModule& src : sources.modules) {
     BuiltModule built = build_module(src.module, variant);
-    nn::TensorMap tensors = nn::fold_spectral_norm(src.tensors);
+    nn::TensorMap tensors = with_batchnorm_counters(nn::fold_spectral_norm(src.tensors), *built.module);
     if (src.module == "pose_vae" && variant == Variant::Tavce) {
       // netG.encoder only serves training (the CVAE's posterior); TAVCE releases no pose training loop.
       for (auto it = tensors.begin(); it != tensors.end();)

@@ -44,8 +44,11 @@ tnn::Sequential fc_head(int64_t feature, int64_t out) {
   return seq;
 }
 
-// Output side of a convolution or pooling along one axis.
-int64_t out_side(int64_t in, int64_t kernel, int64_t stride, int64_t pad) { return (in + 2 * pad - kernel) / stride + 1; }
+// Output side of a convolution or pooling along one axis; 0 when the window
+// does not fit (C++ division would round a negative span up to a side of 1).
+int64_t out_side(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
+  return in + 2 * pad < kernel ? 0 : (in + 2 * pad - kernel) / stride + 1;
+}
 
 std::string shape_of(const at::Tensor& t) { return std::string(c10::str(t.sizes())); }
 
@@ -96,11 +99,11 @@ SyncNetImpl::SyncNetImpl(const SyncNetConfig& cfg_) : cfg(cfg_) {
   // Video, (time, H, W) for a 5x224x224 window in the comments; the side
   // after the three pools decides the last kernel (6 at 224, 2 at 112, 1 at 56).
   auto final_side = [](int64_t side) {
-    side = out_side(side, 7, 2, 0);   // conv 0
-    side = out_side(side, 3, 2, 0);   // pool 3
-    side = out_side(side, 5, 2, 1);   // conv 4
-    side = out_side(side, 3, 2, 1);   // pool 7
-    return out_side(side, 3, 2, 0);   // pool 17
+    side = out_side(side, 7, 2, 0);                  // conv 0
+    if (side > 0) side = out_side(side, 3, 2, 0);    // pool 3
+    if (side > 0) side = out_side(side, 5, 2, 1);    // conv 4
+    if (side > 0) side = out_side(side, 3, 2, 1);    // pool 7
+    return side > 0 ? out_side(side, 3, 2, 0) : 0;   // pool 17
   };
   const int64_t rows = final_side(r[2] / cfg.lip_downsample), cols = final_side(r[3] / cfg.lip_downsample);
   if (rows < 1 || cols < 1) throw Error("SyncNet: lip_region / lip_downsample leave no spatial extent");

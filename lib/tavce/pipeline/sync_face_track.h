@@ -7,7 +7,7 @@
 // reuses the last box for a while (run_pipeline.py's num_failed_det).
 //
 // The scorer (SyncScoreSession) and the training-data extraction
-// (tavce-train syncnet) both crop through this class, so a model is trained
+// (tavce-train sync-data) both crop through this class, so a model is trained
 // on exactly the crops it is later scored on. LibTorch- and GStreamer-free.
 #pragma once
 

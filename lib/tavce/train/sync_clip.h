@@ -24,9 +24,10 @@ struct SyncClip {
   int64_t frames() const { return crops.defined() ? crops.size(0) : 0; }
 };
 
-// python_speech_features MFCC of the whole clip (the metric's front end; the
-// coefficients of a step depend only on its own 25 ms of audio, so windows cut
-// from it equal the per-window MFCC the scorer computes).
+// python_speech_features MFCC of the whole clip (the metric's front end). A
+// step depends on its own 25 ms of audio and, through pre-emphasis, one sample
+// before it, so windows cut from it match the scorer's per-window MFCC except
+// at the very first step of a window and where the scorer zero-pads its end.
 void compute_clip_mfcc(SyncClip& clip);
 
 // Cache file <-> clip. Loading checks shapes and dtypes and fills mfcc;

@@ -116,6 +116,11 @@ void train_syncnet(nn::SyncNetImpl& net, const std::vector<SyncClip>& clips, con
 
   torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
   net.train();
+  // Back to eval mode however training ends (an exception from a step included).
+  struct EvalOnExit {
+    nn::SyncNetImpl& net;
+    ~EvalOnExit() { net.eval(); }
+  } eval_on_exit{net};
   const auto t0 = std::chrono::steady_clock::now();
   double loss_sum = 0.0, acc_sum = 0.0;
   int64_t seen = 0;
@@ -180,7 +185,6 @@ void train_syncnet(nn::SyncNetImpl& net, const std::vector<SyncClip>& clips, con
       seen = 0;
     }
   }
-  net.eval();
 }
 
 }  // namespace tavce::train
