@@ -6,7 +6,7 @@
 #   3. the shipped model, trained on every clip but grid/swwp2s (kept for the
 #      offset-detection test of tests/test_syncscore_element.cpp), into models/syncnet.
 # Usage: tools/train-syncnet.sh [DATA_DIR] (default ../shared/data/video). Takes about
-# 40 minutes on 2 cores. Extra environment: STEPS_FOLD (900), STEPS_FINAL (1200), THREADS (all cores).
+# an hour on 2 cores. Extra environment: STEPS_FOLD (1200), STEPS_FINAL (1200), THREADS (all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/video}
@@ -17,7 +17,7 @@ mkdir -p "$out"
 build/tools/tavce-train sync-data --data "$data" --out out/sync-clips --threads "$threads"
 for fold in 0 1; do
   build/tools/tavce-train syncnet --clips out/sync-clips --out "$out/fold$fold" --fold "$fold" \
-    --steps "${STEPS_FOLD:-900}" --threads "$threads"
+    --steps "${STEPS_FOLD:-1200}" --threads "$threads"
   build/tools/tavce-eval sync --model "$out/fold$fold" --clips out/sync-clips --fold "$fold" \
     --threads "$threads" --markdown | tee "$out/eval-fold$fold.md"
 done
