@@ -331,6 +331,13 @@ void push_rows(GstTavceRenderer* self, GstBuffer* buf) {
   st.partial_row.erase(st.partial_row.begin(), st.partial_row.begin() + static_cast<std::ptrdiff_t>(used));
 }
 
+// What the session noticed about a new portrait (profile face, face at the
+// edge) reaches the application as element warnings; rendering goes on.
+void post_portrait_warnings(GstTavceRenderer* self) {
+  for (const std::string& w : state_of(self).session->take_warnings())
+    GST_ELEMENT_WARNING(self, STREAM, FORMAT, ("%s", w.c_str()), (nullptr));
+}
+
 // A portrait from the image pad or a changed source-image property.
 bool update_identity(GstTavceRenderer* self) {
   GstTavceRendererState& st = state_of(self);
@@ -340,6 +347,7 @@ bool update_identity(GstTavceRenderer* self) {
       try {
         if (!st.have_image_info) throw std::runtime_error("image buffer before caps");
         st.session->set_portrait(image_from_buffer(st, img), "the image pad");
+        post_portrait_warnings(self);
       } catch (const std::exception& e) {
         gst_buffer_unref(img);
         GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Could not use the portrait from the image pad: %s", e.what()),
@@ -358,6 +366,7 @@ bool update_identity(GstTavceRenderer* self) {
   if (changed && !path.empty()) {
     try {
       st.session->set_portrait_file(path);
+      post_portrait_warnings(self);
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Could not use the portrait %s: %s", path.c_str(), e.what()),
           (nullptr));
@@ -572,6 +581,7 @@ gboolean gst_tavce_renderer_start(GstAggregator* agg) {
   if (!portrait.empty()) {
     try {
       st.session->set_portrait_file(portrait);
+      post_portrait_warnings(self);
     } catch (const std::exception& e) {
       st.session.reset();
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("tavcerenderer could not use the portrait: %s", e.what()),

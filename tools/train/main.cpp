@@ -19,6 +19,7 @@
 
 #include "common/cli.h"
 #include "common/media_decode.h"
+#include "lite_command.h"
 #include "tavce/error.h"
 #include "tavce/models/arch_configs.h"
 #include "tavce/models/bundle.h"
@@ -211,12 +212,15 @@ int syncnet(const tools::Args& args) {
 int main(int argc, char** argv) {
   using namespace tavce;
   return tools::run_tool("tavce-train", [&]() {
-    const tools::Args args = tools::parse_args(argc, argv, {"force"});
+    const tools::Args args = tools::parse_args(argc, argv, {"force", "resume"});
+    if (!args.positional.empty() && args.positional[0] == "lite") return tools::lite_train(args);
     if (args.positional.empty() || (args.positional[0] != "sync-data" && args.positional[0] != "syncnet")) {
       std::fprintf(stderr,
                    "usage: tavce-train sync-data --data DIR --out CACHE [--force]\n"
                    "       tavce-train syncnet --clips CACHE --out BUNDLE [--size small|reference] [--folds N --fold K]\n"
-                   "                           [--exclude set/clip,...] [--steps S] [--lr LR] [--seed SEED] [--threads N]\n");
+                   "                           [--exclude set/clip,...] [--steps S] [--lr LR] [--seed SEED] [--threads N]\n"
+                   "       tavce-train lite --data DATASET --out BUNDLE [--config FILE] [--steps N] [--holdout LIST]\n"
+                   "                        [--work DIR] [--resume] [--threads N]\n");
       return 2;
     }
     return args.positional[0] == "sync-data" ? sync_data(args) : syncnet(args);

@@ -7,6 +7,8 @@
 
 #include <dlib/image_processing.h>
 #include <dlib/image_processing/frontal_face_detector.h>
+#include <opencv2/core/types_c.h>  // cvIplImage, used by dlib::cv_image
+#include <dlib/opencv/cv_image.h>
 #include <dlib/serialize.h>
 #include <opencv2/imgproc.hpp>
 
@@ -125,6 +127,21 @@ std::optional<Landmarks> LandmarkDetector::largest(const cv::Mat& rgb) const {
   auto faces = detect(rgb);
   if (faces.empty()) return std::nullopt;
   return std::move(faces.front().points);
+}
+
+Landmarks LandmarkDetector::fit(const cv::Mat& rgb, const cv::Rect& box) const {
+  if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("landmark fitting needs a non-empty RGB uint8 image");
+  if (box.width <= 0 || box.height <= 0) throw Error("landmark fitting needs a non-empty face box");
+  // dlib reads pixels through its own image view; a cv_image over the Mat
+  // avoids the copy that to_dlib makes for the detector.
+  const dlib::cv_image<dlib::rgb_pixel> img(rgb);
+  const dlib::rectangle r(box.x, box.y, box.x + box.width - 1, box.y + box.height - 1);
+  const dlib::full_object_detection shape = impl_->predictor(img, r);
+  Landmarks points;
+  points.reserve(shape.num_parts());
+  for (unsigned long i = 0; i < shape.num_parts(); ++i)
+    points.emplace_back(double(shape.part(i).x()), double(shape.part(i).y()));
+  return points;
 }
 
 std::optional<Landmarks> detect_landmarks(const cv::Mat& rgb, const std::string& predictor_path) {

@@ -48,6 +48,10 @@ class LandmarkDetector {
   std::vector<DetectedFace> detect(const cv::Mat& rgb) const;
   // The landmarks of the largest face, std::nullopt when there is none.
   std::optional<Landmarks> largest(const cv::Mat& rgb) const;
+  // The 68 points inside a known face box (the shape predictor alone, without
+  // the detector: about 1 ms instead of tens). Used to track a face from frame
+  // to frame once it has been detected.
+  Landmarks fit(const cv::Mat& rgb, const cv::Rect& box) const;
 
   const std::string& predictor_path() const { return path_; }
 

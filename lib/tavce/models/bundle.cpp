@@ -1,5 +1,7 @@
 #include "tavce/models/bundle.h"
 
+#include <algorithm>
+
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -149,6 +151,9 @@ Bundle bundle_from_json(const json& j, const std::string& label) {
   b.name = top.string("name");
   if (b.name.empty()) top.fail("name", "must not be empty");
   b.description = top.string_or("description", "");
+  b.family = top.string_or("family", "sadtalker");
+  if (std::find(known_families().begin(), known_families().end(), b.family) == known_families().end())
+    top.fail("family", "'" + b.family + "' is not one of sadtalker, tavce, lite (a newer bundle for a newer build?)");
   b.architecture = top.object("architecture");
   if (b.architecture.empty()) top.fail("architecture", "must name at least one module");
   for (auto it = b.architecture.begin(); it != b.architecture.end(); ++it)
@@ -180,6 +185,7 @@ json bundle_to_json(const Bundle& b) {
   j["schema_version"] = b.schema_version;
   j["name"] = b.name;
   j["description"] = b.description;
+  j["family"] = b.family;
   j["architecture"] = b.architecture;
   j["coefficient_space"] = b.coefficient_space;
   const AudioFrontend& a = b.audio_frontend;

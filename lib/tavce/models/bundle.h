@@ -43,9 +43,20 @@ struct BundleFile {
   std::map<std::string, std::string> prefixes;  // module -> key prefix in the file ("" = none)
 };
 
+// Model families: which parts the elements run for a bundle. "sadtalker" and
+// "tavce" (SadTalker plus TAVCE's correlation modules) share one code path;
+// "lite" is the project's own landmark-driven family (families/lite/).
+inline const std::vector<std::string>& known_families() {
+  static const std::vector<std::string> f{"sadtalker", "tavce", "lite"};
+  return f;
+}
+
 struct Bundle {
   int schema_version = kBundleSchemaVersion;
   std::string name;
+  // model.json "family"; bundles written before families existed lack it and
+  // are SadTalker/TAVCE bundles.
+  std::string family = "sadtalker";
   std::string description;
   // Module name ("expnet", "pose_vae", "mapping", "kp_detector", "generator",
   // "recon", ...) -> its config object, read by the matching from_json.
@@ -58,6 +69,7 @@ struct Bundle {
   std::map<std::string, BundleFile> files;  // file name (relative to the bundle) -> entry
 
   bool has_module(const std::string& module) const { return architecture.contains(module); }
+  bool is_lite() const { return family == "lite"; }
   // The file holding `module` and the key prefix of its tensors there.
   // Throws tavce::Error if no file lists the module.
   std::pair<std::string, std::string> locate(const std::string& module) const;

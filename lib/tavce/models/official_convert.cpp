@@ -122,6 +122,7 @@ Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
   Bundle bundle;
   bundle.name = options.name.empty() ? out_dir.filename().string() : options.name;
   if (bundle.name.empty()) bundle.name = fs::absolute(out_dir).parent_path().filename().string();
+  bundle.family = variant == Variant::Tavce ? "tavce" : "sadtalker";
   bundle.description = std::string("Official ") + (variant == Variant::Tavce ? "TAVCE" : "SadTalker") +
                        " weights converted by tavce-convert";
   bundle.licence = variant == Variant::Tavce

@@ -10,6 +10,7 @@
 #include "tavce/coeffs/audio2coeff.h"
 #include "tavce/coeffs/streaming.h"
 #include "tavce/error.h"
+#include "tavce/families/lite/audio_stream.h"
 #include "tavce/face/source.h"
 #include "tavce/pipeline/model_store.h"
 #include "tavce/pipeline/reference_motion.h"
@@ -50,8 +51,34 @@ std::vector<float> reference_coefficients(const Audio2CoeffSettings& s, LoadedBu
 
 struct Audio2CoeffSession::Impl {
   CoeffStreamInfo info;
-  std::unique_ptr<coeffs::StreamingAudio2Coeff> stream;
+  std::unique_ptr<coeffs::StreamingAudio2Coeff> stream;  // SadTalker / TAVCE bundles
+  std::unique_ptr<lite::AudioStream> lite;               // lite bundles
 };
+
+namespace {
+
+// The lite family: rows relative to the portrait, so no portrait is needed here.
+void start_lite(std::unique_ptr<lite::AudioStream>& stream, CoeffStreamInfo& info, const Audio2CoeffSettings& s,
+                LoadedBundle& models) {
+  if (!s.ref_pose.empty() || !s.ref_eyeblink.empty())
+    throw Error("model bundle '" + models.bundle().name + "' is a lite bundle: ref-pose and ref-eyeblink need a "
+                "SadTalker bundle (the lite family draws blinks and head sway itself; set blink=false for none)");
+  lite::IdleMotionOptions idle;
+  idle.seed = s.seed;
+  idle.blink = s.blink;
+  stream = std::make_unique<lite::AudioStream>(models.lite_audio_net().ptr(), models.lite_motion_space(), idle);
+  info.dims = stream->row_size();
+  info.space = models.bundle().coefficient_space;
+  info.fps_num = static_cast<int>(std::lround(models.bundle().fps));
+  info.fps_den = 1;
+  info.latency_frames = stream->latency_frames();
+  const models::AudioFrontend& a = models.bundle().audio_frontend;
+  info.sample_rate = static_cast<int>(a.sample_rate);
+  info.n_mels = static_cast<int>(a.n_mels);
+  info.hop = static_cast<int>(a.hop);
+}
+
+}  // namespace
 
 Audio2CoeffSession::Audio2CoeffSession(const Audio2CoeffSettings& settings) : impl_(std::make_unique<Impl>()) {
   if (settings.pose_style < 0 || settings.pose_style >= coeffs::kNumPoseStyles)
@@ -59,6 +86,10 @@ Audio2CoeffSession::Audio2CoeffSession(const Audio2CoeffSettings& settings) : im
                 std::to_string(coeffs::kNumPoseStyles - 1));
   runtime::configure_threads(settings.threads);
   auto models = LoadedBundle::get(settings.model, audio_device(settings.device).str());
+  if (models->bundle().is_lite()) {
+    start_lite(impl_->lite, impl_->info, settings, *models);
+    return;
+  }
   const StreamFormat format = stream_format(models->bundle());
 
   auto nets = std::make_shared<coeffs::Audio2CoeffNets>();
@@ -103,19 +134,25 @@ const CoeffStreamInfo& Audio2CoeffSession::info() const { return impl_->info; }
 
 void Audio2CoeffSession::push_mel(const float* frames, int64_t n) {
   c10::InferenceMode guard;
+  if (impl_->lite) return impl_->lite->push_mel(frames, n);
   impl_->stream->push_mel(frames, n);
 }
 
 std::vector<std::vector<float>> Audio2CoeffSession::pop_ready() {
   c10::InferenceMode guard;
+  if (impl_->lite) return impl_->lite->pop_ready();
   return impl_->stream->pop_ready();
 }
 
 void Audio2CoeffSession::finish() {
   c10::InferenceMode guard;
+  if (impl_->lite) return impl_->lite->finish();
   impl_->stream->finish();
 }
 
-void Audio2CoeffSession::reset() { impl_->stream->reset(); }
+void Audio2CoeffSession::reset() {
+  if (impl_->lite) return impl_->lite->reset();
+  impl_->stream->reset();
+}
 
 }  // namespace tavce::pipeline

@@ -14,6 +14,7 @@
 #include "tavce/error.h"
 #include "tavce/face/recon.h"
 #include "tavce/face/source.h"
+#include "tavce/families/lite/lite_bundle.h"
 #include "tavce/models/bundle_weights.h"
 
 #ifndef TAVCE_INSTALLED_MODELS_DIR
@@ -157,6 +158,18 @@ nn::CorrelationAudioEncoder LoadedBundle::correlation_audio() {
 
 nn::SyncNet LoadedBundle::syncnet() {
   return load(syncnet_, "syncnet", [](const nlohmann::json& j) { return nn::SyncNet(nn::SyncNetConfig::from_json(j)); });
+}
+
+lite::AudioNet LoadedBundle::lite_audio_net() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!lite_audio_net_) lite_audio_net_ = lite::load_audio_net(dir_, bundle_);  // CPU: it is tiny
+  return lite_audio_net_;
+}
+
+std::shared_ptr<const lite::MotionSpace> LoadedBundle::lite_motion_space() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!lite_space_) lite_space_ = std::make_shared<const lite::MotionSpace>(lite::load_motion_space(dir_, bundle_));
+  return lite_space_;
 }
 
 int LoadedBundle::image_size() const {

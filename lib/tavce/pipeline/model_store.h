@@ -16,6 +16,8 @@
 
 #include <c10/core/Device.h>
 
+#include "tavce/families/lite/audio_net.h"
+#include "tavce/families/lite/motion_space.h"
 #include "tavce/models/bundle.h"
 #include "tavce/nn/correlation.h"
 #include "tavce/nn/expnet.h"
@@ -64,6 +66,9 @@ class LoadedBundle {
   nn::ReconNet recon();
   nn::CorrelationAudioEncoder correlation_audio();
   nn::SyncNet syncnet();  // "syncnet": syncnet_python S (LSE-D / LSE-C)
+  // The lite family (bundle().is_lite()): its audio network and motion space.
+  lite::AudioNet lite_audio_net();
+  std::shared_ptr<const lite::MotionSpace> lite_motion_space();
 
   // Renderer image side (the kp_detector's and generator's input size).
   int image_size() const;
@@ -95,6 +100,8 @@ class LoadedBundle {
   nn::CorrelationAudioEncoder correlation_audio_{nullptr};
   std::map<std::string, std::vector<float>> portrait_coefficients_;  // by portrait key, under mutex_
   nn::SyncNet syncnet_{nullptr};
+  lite::AudioNet lite_audio_net_{nullptr};
+  std::shared_ptr<const lite::MotionSpace> lite_space_;
 };
 
 // Reads a raw little-endian float32 coefficient file (np.tofile) holding one

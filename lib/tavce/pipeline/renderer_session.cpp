@@ -18,6 +18,7 @@
 #include "tavce/error.h"
 #include "tavce/face/paste_back.h"
 #include "tavce/face/source.h"
+#include "tavce/families/lite/portrait_animator.h"
 #include "tavce/pipeline/model_store.h"
 #include "tavce/pipeline/stream_format.h"
 #include "tavce/render/animator.h"
@@ -210,15 +211,102 @@ struct RendererSession::Impl {
   }
 };
 
-RendererSession::RendererSession(const RendererSettings& settings) : impl_(std::make_unique<Impl>()) {
-  Impl& m = *impl_;
-  m.settings = settings;
+// The lite family: the portrait's pixels moved by a face mesh, one frame per
+// row, no look-ahead. The picture is the face crop (crop, extcrop, resize) or
+// the whole portrait (full, extfull: drawn in place, nothing to paste back).
+struct RendererSession::LiteImpl {
+  RendererSettings settings;
+  std::shared_ptr<LoadedBundle> models;
+  std::unique_ptr<lite::PortraitAnimator> animator;
+  lite::AnimateOptions options;
+  face::SourceOptions source_options;
+  CameraOverride roll;
+  // Identities prepared in this session, most recent first.
+  std::list<std::pair<std::shared_ptr<const face::PreparedSource>, std::shared_ptr<const lite::LitePortrait>>> identities;
+  std::vector<std::string> warnings;
+  std::deque<std::pair<int64_t, std::vector<float>>> pending;
+  int64_t next_index = 0;
+  cv::Mat frame;
+
+  LiteImpl(const RendererSettings& s, std::shared_ptr<LoadedBundle> m) : settings(s), models(std::move(m)) {
+    const std::string name = models->bundle().name;
+    if (!s.yaw.empty() || !s.pitch.empty())
+      throw Error("model bundle '" + name + "' is a lite bundle: it moves the head in the picture's plane only, so "
+                  "yaw and pitch cannot be set (roll can)");
+    if (s.precision != "fp32") throw Error("lite bundles render in fp32 on the CPU; set precision=fp32");
+    if (!s.source_coeffs.empty())
+      throw Error("model bundle '" + name + "' is a lite bundle: source-coeffs (3DMM coefficients) do not apply");
+    roll = camera_override(s.roll, s.camera_frames, "roll");
+    animator = std::make_unique<lite::PortraitAnimator>(models->lite_motion_space());
+    options.expression_scale = s.expression_scale;
+    options.still = s.still;
+    source_options.preprocess = face::parse_preprocess(s.preprocess);
+    source_options.size = 256;
+  }
+
+  const lite::LitePortrait& current() const {
+    if (identities.empty()) throw Error("no portrait set");
+    return *identities.front().second;
+  }
+
+  void use_identity(const cv::Mat& rgb, const std::string& label) {
+    auto prepared = face::SourceCache::shared().get(rgb, label, source_options);
+    for (auto it = identities.begin(); it != identities.end(); ++it)
+      if (it->first == prepared) {
+        identities.splice(identities.begin(), identities, it);
+        return;
+      }
+    const bool full = face::is_full(source_options.preprocess);
+    const auto& points = full ? prepared->source_landmarks : prepared->pic_landmarks;
+    if (!points)
+      throw Error(label + ": no face found" + std::string(full ? "" : " in the cropped portrait") +
+                  "; the lite model animates a face, so the portrait needs one (dlib's frontal face detector)");
+    auto portrait = std::make_shared<const lite::LitePortrait>(
+        lite::prepare_portrait(full ? prepared->original : prepared->pic, *points, !full, label));
+    for (const auto& w : portrait->warnings) warnings.push_back(w);
+    identities.emplace_front(prepared, portrait);
+    while (identities.size() > kIdentitiesKept) identities.pop_back();
+  }
+
+  std::vector<RenderedFrame> pop_ready(const std::function<bool(int64_t)>& wanted) {
+    std::vector<RenderedFrame> out;
+    while (!pending.empty()) {
+      auto [index, row] = std::move(pending.front());
+      pending.pop_front();
+      if (wanted && !wanted(index)) continue;
+      const lite::LitePortrait& p = current();
+      if (roll.active()) row[animator->space().layout().roll()] = static_cast<float>(roll.at_frame(index) * M_PI / 180);
+      animator->render(p, row.data(), options, frame);
+      RenderedFrame f;
+      f.index = index;
+      f.image.width = frame.cols;
+      f.image.height = frame.rows;
+      f.image.pixels.resize(static_cast<size_t>(frame.cols) * frame.rows * 3);
+      for (int y = 0; y < frame.rows; ++y)
+        std::memcpy(f.image.pixels.data() + static_cast<size_t>(y) * frame.cols * 3, frame.ptr(y),
+                    static_cast<size_t>(frame.cols) * 3);
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+};
+
+RendererSession::RendererSession(const RendererSettings& settings) {
   if (settings.batch_size < 1) throw Error("batch-size must be at least 1");
   if (settings.camera_frames < 0) throw Error("camera-frames must not be negative");
+  runtime::configure_threads(settings.threads);
+  // model.json alone says the family (no weights are read for this).
+  if (models::read_bundle(locate_bundle(settings.model)).is_lite()) {
+    parse_device(settings.device);  // still refuse a device that cannot exist; lite runs on the CPU
+    lite_ = std::make_unique<LiteImpl>(settings, LoadedBundle::get(settings.model, "cpu"));
+    return;
+  }
+  impl_ = std::make_unique<Impl>();
+  Impl& m = *impl_;
+  m.settings = settings;
   m.yaw = camera_override(settings.yaw, settings.camera_frames, "yaw");
   m.pitch = camera_override(settings.pitch, settings.camera_frames, "pitch");
   m.roll = camera_override(settings.roll, settings.camera_frames, "roll");
-  runtime::configure_threads(settings.threads);
   m.models = LoadedBundle::get(settings.model, settings.device);
   m.compute_type = autocast_type(settings.precision, m.models->device());
   m.source_options.preprocess = face::parse_preprocess(settings.preprocess);
@@ -243,10 +331,23 @@ RendererSession::RendererSession(const RendererSettings& settings) : impl_(std::
 
 RendererSession::~RendererSession() = default;
 
-int RendererSession::coeff_dims() const { return impl_->format.dims(); }
-std::string RendererSession::coeff_space() const { return impl_->format.space; }
+int RendererSession::coeff_dims() const {
+  if (lite_) return lite_->animator->dims();
+  return impl_->format.dims();
+}
+std::string RendererSession::coeff_space() const {
+  if (lite_) return lite_->models->bundle().coefficient_space;
+  return impl_->format.space;
+}
 int64_t RendererSession::latency_frames() const {
+  if (lite_) return 0;
   return impl_->windower.latency_frames() + impl_->settings.batch_size - 1;
+}
+
+std::vector<std::string> RendererSession::take_warnings() {
+  std::vector<std::string> out;
+  if (lite_) out.swap(lite_->warnings);
+  return out;
 }
 
 void RendererSession::set_portrait_file(const std::string& path) {
@@ -255,6 +356,7 @@ void RendererSession::set_portrait_file(const std::string& path) {
     throw Error("cannot read the portrait '" + path + "' (missing, or not an image OpenCV can decode)");
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  if (lite_) return lite_->use_identity(rgb, path);
   impl_->use_identity(rgb, path);
 }
 
@@ -263,12 +365,17 @@ void RendererSession::set_portrait(const RgbImage& image, const std::string& lab
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
     throw Error("portrait from " + label + " is empty or its size does not match its pixels");
   cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.pixels.data()));
+  if (lite_) return lite_->use_identity(rgb.clone(), label);
   impl_->use_identity(rgb.clone(), label);
 }
 
-bool RendererSession::has_portrait() const { return !impl_->identities.empty(); }
+bool RendererSession::has_portrait() const {
+  if (lite_) return !lite_->identities.empty();
+  return !impl_->identities.empty();
+}
 
 int RendererSession::output_width() const {
+  if (lite_) return lite_->identities.empty() ? 256 : lite_->current().canvas.cols;
   const Impl& m = *impl_;
   if (m.identities.empty()) return m.source_options.size;
   return face::is_full(m.source_options.preprocess) ? m.identities.front().prepared->original.cols
@@ -276,6 +383,7 @@ int RendererSession::output_width() const {
 }
 
 int RendererSession::output_height() const {
+  if (lite_) return lite_->identities.empty() ? 256 : lite_->current().canvas.rows;
   const Impl& m = *impl_;
   if (m.identities.empty()) return m.source_options.size;
   return face::is_full(m.source_options.preprocess) ? m.identities.front().prepared->original.rows
@@ -283,6 +391,14 @@ int RendererSession::output_height() const {
 }
 
 void RendererSession::push(const float* row, int64_t dims) {
+  if (lite_) {
+    if (dims != lite_->animator->dims())
+      throw Error("coefficient row of " + std::to_string(dims) + " values; the model takes " +
+                  std::to_string(lite_->animator->dims()));
+    if (lite_->identities.empty()) throw Error("coefficients arrived before any portrait");
+    lite_->pending.emplace_back(lite_->next_index++, std::vector<float>(row, row + dims));
+    return;
+  }
   Impl& m = *impl_;
   if (dims != m.format.dims())
     throw Error("coefficient row of " + std::to_string(dims) + " values; the model takes " +
@@ -295,6 +411,7 @@ void RendererSession::push(const float* row, int64_t dims) {
 }
 
 std::vector<RenderedFrame> RendererSession::pop_ready(const std::function<bool(int64_t)>& wanted) {
+  if (lite_) return lite_->pop_ready(wanted);
   Impl& m = *impl_;
   for (auto& w : m.windower.pop_ready()) m.waiting.push_back(std::move(w));
   std::vector<RenderedFrame> out;
@@ -314,9 +431,17 @@ std::vector<RenderedFrame> RendererSession::pop_ready(const std::function<bool(i
   return out;
 }
 
-void RendererSession::finish() { impl_->windower.finish(); }
+void RendererSession::finish() {
+  if (lite_) return;  // every row is rendered as it comes
+  impl_->windower.finish();
+}
 
 void RendererSession::reset() {
+  if (lite_) {
+    lite_->pending.clear();
+    lite_->next_index = 0;
+    return;
+  }
   Impl& m = *impl_;
   m.windower.reset();
   m.waiting.clear();

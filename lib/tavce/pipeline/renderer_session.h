@@ -1,6 +1,8 @@
 // The rendering stage as the tavcerenderer element drives it: one row of
-// coefficients per video frame in, RGB frames out, each as soon as its
-// 27-frame coefficient window (radius 13, edge-clamped) is complete.
+// coefficients per video frame in, RGB frames out. SadTalker/TAVCE bundles
+// render a frame as soon as its 27-frame coefficient window (radius 13,
+// edge-clamped) is complete; lite bundles (families/lite/) render each row
+// at once.
 //
 // Free of LibTorch and GStreamer, like audio2coeff_session.h. Construction
 // loads the bundle's renderer networks on the chosen device; a portrait is
@@ -78,9 +80,16 @@ class RendererSession {
   // Forget the run (flush); the identity stays.
   void reset();
 
+  // Things a user should know about the current portrait that do not stop
+  // rendering (a profile face, a face at the picture's edge); each is
+  // returned once.
+  std::vector<std::string> take_warnings();
+
  private:
-  struct Impl;
+  struct Impl;      // SadTalker / TAVCE bundles
+  struct LiteImpl;  // lite bundles
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<LiteImpl> lite_;
 };
 
 }  // namespace tavce::pipeline
