@@ -6,13 +6,10 @@
 #
 # Portrait: $PORTRAIT, else the NASA astronaut portrait shipped by Debian's
 # python3-imageio (public domain). Speech: SPEECH_FILE (any format and rate),
-# else espeak-ng. Model: $TAVCE_MODEL (a bundle directory or name), else the
-# bundle named "default" (docs/models.md says where bundles are looked up).
-#
-# The project's own small default bundle is not trained yet (see the README
-# status). Until a bundle is found, the demo says how to get one and renders
-# the mel spectrogram of the speech instead (out/demo-mel.png), which shows
-# the audio front end working.
+# else an espeak-ng sentence. Model: $TAVCE_MODEL (a bundle directory or
+# name), else "default": the project's own lite model, models/tavce-lite
+# (docs/lite.md; official SadTalker bundles are one tavce-convert away,
+# docs/models.md). Writes OUT_DIR/demo.mp4 (default out/), H.264 + AAC.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${2:-$root/out}"
@@ -30,31 +27,5 @@ portrait="${PORTRAIT:-/usr/lib/python3/dist-packages/imageio/resources/images/as
 [[ -r "$portrait" ]] || { echo "demo: cannot read the portrait $portrait (apt install python3-imageio, or set PORTRAIT)" >&2; exit 1; }
 
 model="${TAVCE_MODEL:-default}"
-find_bundle() {
-  [[ -f "$model/model.json" ]] && return 0
-  local dirs="${TAVCE_MODEL_PATH:-}:$root/models"
-  local d
-  IFS=: read -ra path <<<"$dirs"
-  for d in "${path[@]}"; do [[ -n "$d" && -f "$d/$model/model.json" ]] && return 0; done
-  return 1
-}
-
-if find_bundle; then
-  echo "demo: rendering $portrait saying $speech with model '$model' (this takes a while on a CPU)"
-  "$root/pipelines/render.sh" "$portrait" "$speech" "$out/demo.mp4" --model "$model" "${extra[@]}"
-  exit 0
-fi
-
-cat >&2 <<EOF
-demo: no model bundle '$model' found (looked in \$TAVCE_MODEL_PATH and $root/models).
-demo: the project's default bundle is not trained yet. To render with the official SadTalker weights:
-demo:   build/tools/tavce-convert DIR_WITH_OFFICIAL_FILES models/sadtalker   (docs/models.md)
-demo:   TAVCE_MODEL=models/sadtalker pipelines/demo.sh
-demo: meanwhile, rendering the mel spectrogram of the speech through tavcemelspec.
-EOF
-export GST_PLUGIN_PATH="$root/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-gst-launch-1.0 -q filesrc location="$speech" ! decodebin ! audioconvert ! audioresample \
-  ! "audio/x-raw,rate=16000,channels=1" ! tavcemelspec frames-per-buffer=80 \
-  ! filesink location="$out/demo-mel.f32"
-"$root/build/tools/tavce-mel2png" "$out/demo-mel.f32" "$out/demo-mel.png"
-echo "demo: wrote $out/demo-mel.png"
+echo "demo: rendering $portrait saying $speech with model '$model'"
+"$root/pipelines/render.sh" "$portrait" "$speech" "$out/demo.mp4" --model "$model" ${extra[@]+"${extra[@]}"}

@@ -1,4 +1,4 @@
-// tavce-contact-sheet OUT.png VIDEO [VIDEO...] [--frames N] [--height H]
+// tavce-contact-sheet OUT.png VIDEO [VIDEO...] [--frames N] [--height H] [--crop X,Y,W,H]
 // One row per video: N frames spread evenly over it, each scaled to H pixels
 // high, with the frame number written on it. For looking at renders.
 #include <cstdio>
@@ -16,11 +16,17 @@ int main(int argc, char** argv) {
     const auto args = tavce::tools::parse_args(argc, argv);
     if (args.positional.size() < 2) throw tavce::Error("usage: tavce-contact-sheet OUT.png VIDEO... [--frames N] [--height H]");
     const int n = args.get_int("frames", 8), height = args.get_int("height", 192);
+    cv::Rect crop;  // a detail (the mouth) instead of the whole frame
+    if (args.has("crop") &&
+        std::sscanf(args.get("crop", "").c_str(), "%d,%d,%d,%d", &crop.x, &crop.y, &crop.width, &crop.height) != 4)
+      throw tavce::Error("--crop wants X,Y,W,H");
     std::vector<cv::Mat> rows;
     for (size_t v = 1; v < args.positional.size(); ++v) {
       std::vector<cv::Mat> frames;
       (void)tavce::tools::decode_talking_face(args.positional[v], [&](const tavce::tools::BgrFrame& f) {
-        frames.push_back(cv::Mat(f.height, f.width, CV_8UC3, const_cast<uint8_t*>(f.data), f.stride).clone());
+        cv::Mat m(f.height, f.width, CV_8UC3, const_cast<uint8_t*>(f.data), f.stride);
+        if (crop.area() > 0) m = m(crop & cv::Rect(0, 0, f.width, f.height));
+        frames.push_back(m.clone());
       });
       if (frames.empty()) throw tavce::Error(args.positional[v] + ": no video frames");
       std::vector<cv::Mat> tiles;

@@ -49,11 +49,16 @@ std::string locate_bundle(const std::string& model) {
     return name;
   }
   std::string looked;
-  for (const std::string& dir : bundle_search_path()) {
-    const fs::path candidate = fs::path(dir) / name;
-    if (fs::is_regular_file(candidate / models::kBundleManifestName)) return candidate.string();
-    looked += (looked.empty() ? "" : ", ") + candidate.string();
-  }
+  // "default" is a bundle of that name if someone installed one, else the
+  // project's own shipped model.
+  std::vector<std::string> names{name};
+  if (name == "default") names.push_back(kDefaultBundleName);
+  for (const std::string& n : names)
+    for (const std::string& dir : bundle_search_path()) {
+      const fs::path candidate = fs::path(dir) / n;
+      if (fs::is_regular_file(candidate / models::kBundleManifestName)) return candidate.string();
+      looked += (looked.empty() ? "" : ", ") + candidate.string();
+    }
   throw Error("no model bundle named '" + name + "' (looked in " + (looked.empty() ? "nothing" : looked) +
               "). Give model=/path/to/bundle, add its parent directory to TAVCE_MODEL_PATH, or convert the "
               "official checkpoints with tavce-convert (docs/models.md)");

@@ -39,6 +39,10 @@ namespace tavce::pipeline {
 // (for uninstalled builds) the source tree's models/.
 std::vector<std::string> bundle_search_path();
 
+// The bundle "default" (and an empty model) resolves to when no bundle of
+// that name is installed: the lite model shipped in models/.
+inline constexpr const char* kDefaultBundleName = "tavce-lite";
+
 // `model` is a directory holding model.json, or a bundle name; empty means
 // "default". Throws tavce::Error listing where it looked.
 std::string locate_bundle(const std::string& model);

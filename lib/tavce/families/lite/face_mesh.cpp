@@ -22,9 +22,9 @@ Points opened_for_topology(const Points& landmarks, const Similarity& to_canonic
   Points c = transform(landmarks, to_canonical);
   const double gap = inner_lip_gap(c);
   const double upper = std::abs(c[62].y - c[51].y), lower = std::abs(c[57].y - c[66].y);
-  const double target = 0.06;
+  const double target = 0.12;
   if (gap < target) {
-    const double d = std::min((target - gap) / 2, 0.3 * std::max(1e-3, std::min(upper, lower)));
+    const double d = std::min((target - gap) / 2, 0.45 * std::max(1e-3, std::min(upper, lower)));
     for (int i : {61, 62, 63}) c[i].y -= d;
     for (int i : {65, 66, 67}) c[i].y += d;
   }
@@ -37,8 +37,8 @@ Points canonical_ring() {
   Points ring;
   // An ellipse around forehead, cheeks and chin: centre below the eyes, wide
   // enough to hold the jaw line, reaching down to the neck.
-  const cv::Point2d centre(0.0, 0.55);
-  const double rx = 1.35, ry = 1.6;
+  const cv::Point2d centre(0.0, 0.7);
+  const double rx = 1.4, ry = 1.85;
   for (int k = 0; k < kRingPoints; ++k) {
     const double a = 2 * M_PI * k / kRingPoints;
     ring.emplace_back(centre.x + rx * std::sin(a), centre.y - ry * std::cos(a));
@@ -148,9 +148,16 @@ double signed_area2(const FaceMesh& mesh, const Points& p, size_t t) {
 }
 
 int folded_triangles(const FaceMesh& mesh, const Points& vertices) {
+  // A triangle folds when it turns over (or collapses) relative to the
+  // portrait. Triangles already degenerate in the portrait (the seam of
+  // closed lips) cover no pixels there and cannot fold.
   int n = 0;
-  for (size_t t = 0; t < mesh.triangles.size(); ++t)
-    if (!mesh.interior[t] && signed_area2(mesh, vertices, t) <= 0) ++n;
+  for (size_t t = 0; t < mesh.triangles.size(); ++t) {
+    if (mesh.interior[t]) continue;
+    const double before = signed_area2(mesh, mesh.vertices, t);
+    if (std::abs(before) < 1e-6) continue;
+    if (before * signed_area2(mesh, vertices, t) <= 0) ++n;
+  }
   return n;
 }
 

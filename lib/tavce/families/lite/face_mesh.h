@@ -45,7 +45,8 @@ FaceMesh build_face_mesh(const Points& landmarks, const Similarity& to_canonical
 // Twice the signed area of triangle t with the given vertex positions (> 0:
 // same orientation as the source mesh's triangles).
 double signed_area2(const FaceMesh& mesh, const Points& vertices, size_t t);
-// Triangles (non-interior) whose orientation flips or collapses in `vertices`.
+// Triangles (non-interior) whose orientation in `vertices` differs from the
+// portrait's, or that collapse.
 int folded_triangles(const FaceMesh& mesh, const Points& vertices);
 
 // Reusable per-frame buffers of warp(): sized once per canvas.

@@ -30,7 +30,8 @@ std::vector<double> MotionSpace::reconstruct(const double* c) const {
 }
 
 void MotionSpace::clamp(double* c) const {
-  for (int k = 0; k < components; ++k) c[k] = std::clamp(c[k], lo[k], hi[k]);
+  // The rest shape (all zeros) is always inside, whatever the data covered.
+  for (int k = 0; k < components; ++k) c[k] = std::clamp(c[k], std::min(lo[k], 0.0), std::max(hi[k], 0.0));
 }
 
 MotionSpace MotionSpace::fit(const std::vector<std::vector<double>>& rows, int components, const Points& rest) {

@@ -67,22 +67,32 @@ PortraitAnimator::PortraitAnimator(std::shared_ptr<const MotionSpace> space) : s
   if (!space_) throw Error("lite animator: no motion space");
 }
 
-Points PortraitAnimator::destination(const LitePortrait& p, const float* row, const AnimateOptions& o) const {
+Points PortraitAnimator::destination(const LitePortrait& p, const float* row, const AnimateOptions& o,
+                                     bool guard) const {
   const MotionSpace& m = *space_;
   const RowLayout L = m.layout();
   // Mouth and jaw, inside the trained range.
   std::vector<double> c(static_cast<size_t>(m.components));
   for (int k = 0; k < m.components; ++k) c[k] = o.expression_scale * static_cast<double>(row[k]);
   m.clamp(c.data());
+  // Tracking failures in the training clips widen the percentile range: no
+  // component goes beyond 3 standard deviations either.
+  for (int k = 0; k < m.components; ++k) c[k] = std::clamp(c[k], -3 * m.stddev[k], 3 * m.stddev[k]);
   std::vector<double> d = m.reconstruct(c.data());
   if (p.open_mouth)
     for (int j = 0; j < kMouthJawValues; ++j) d[j] += p.closing[j];
 
   Points face = p.canonical;
   add_mouth_jaw(face, d);
-  // The lips may meet but never cross.
-  for (auto [u, l] : {std::pair{61, 67}, std::pair{62, 66}, std::pair{63, 65}})
-    if (face[l].y < face[u].y) face[u].y = face[l].y = 0.5 * (face[u].y + face[l].y);
+  // The lips may meet but never cross (more than the portrait's own landmarks do).
+  for (auto [u, l] : {std::pair{61, 67}, std::pair{62, 66}, std::pair{63, 65}}) {
+    const double allowed = std::min(0.0, p.canonical[l].y - p.canonical[u].y);
+    if (face[l].y - face[u].y < allowed) {
+      const double mid = 0.5 * (face[u].y + face[l].y);
+      face[u].y = mid - 0.5 * allowed;
+      face[l].y = mid + 0.5 * allowed;
+    }
+  }
   // Eyelids: the upper lid comes down to the lower one, which rises a little.
   for (int eye = 0; eye < 2; ++eye) {
     const double e = std::clamp(static_cast<double>(row[L.eye_closure(eye)]), 0.0, 0.95);
@@ -124,7 +134,7 @@ Points PortraitAnimator::destination(const LitePortrait& p, const float* row, co
     }
   // A guard, not the rule: rows inside the trained range never fold the mesh
   // (tested); anything that would is pulled back towards the portrait.
-  for (int tries = 0; tries < 6 && folded_triangles(p.mesh, dst) > 0; ++tries)
+  for (int tries = 0; guard && tries < 6 && folded_triangles(p.mesh, dst) > 0; ++tries)
     for (size_t i = 0; i < dst.size(); ++i) dst[i] = p.mesh.vertices[i] + (dst[i] - p.mesh.vertices[i]) * 0.6;
   return dst;
 }

@@ -55,8 +55,12 @@ class PortraitAnimator {
   int dims() const { return space_->layout().dims(); }
   const MotionSpace& space() const { return *space_; }
 
-  // Every mesh vertex's destination (canvas pixels) for one row.
-  Points destination(const LitePortrait& portrait, const float* row, const AnimateOptions& options) const;
+  // Every mesh vertex's destination (canvas pixels) for one row. With
+  // `guard`, motion that would fold the mesh is pulled back towards the
+  // portrait (rows outside the trained range); tests turn it off to show
+  // that rows inside the range never need it.
+  Points destination(const LitePortrait& portrait, const float* row, const AnimateOptions& options,
+                     bool guard = true) const;
   // The frame for one row (RGB uint8, canvas-sized). `out` is reused.
   void render(const LitePortrait& portrait, const float* row, const AnimateOptions& options, cv::Mat& out);
 
