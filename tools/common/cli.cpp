@@ -3,9 +3,19 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <sstream>
 #include <stdexcept>
 
 namespace tavce::tools {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {
   auto it = options.find(name);

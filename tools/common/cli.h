@@ -19,6 +19,9 @@ struct Args {
   double get_double(const std::string& name, double fallback) const;
 };
 
+// "a,b,,c" -> {"a", "b", "c"}: a comma-separated option value, empty items dropped.
+std::vector<std::string> split_list(const std::string& s);
+
 // flags: option names that take no value.
 Args parse_args(int argc, char** argv, const std::vector<std::string>& flags = {});
 

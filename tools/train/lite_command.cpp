@@ -1,13 +1,9 @@
 // tavce-train lite: the lite family's audio network and motion space.
 #include "lite_command.h"
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <set>
-#include <sstream>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -17,6 +13,7 @@
 #include "tavce/families/lite/lite_bundle.h"
 #include "tavce/runtime/threads.h"
 #include "tavce/train/lite_training.h"
+#include "tavce/util/utc_time.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -24,22 +21,6 @@ using nlohmann::json;
 namespace tavce::tools {
 
 namespace {
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // "set/clip" or "set/*" or "set/prefix*" patterns.
 bool matches(const std::string& name, const std::vector<std::string>& patterns) {
@@ -169,7 +150,7 @@ int lite_train(const Args& args) {
 
   json clip_licences = json::object();
   json provenance = {{"trainer", "tavce-train lite"},
-                     {"date", utc_now()},
+                     {"date", util::utc_now()},
                      {"commit", args.get("commit", "")},
                      {"config", cfg.to_json()},
                      {"parameters", params},

@@ -9,10 +9,8 @@
 //       and writes a model bundle with a "syncnet" module
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <set>
-#include <sstream>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -30,6 +28,7 @@
 #include "tavce/runtime/threads.h"
 #include "tavce/train/sync_clip.h"
 #include "tavce/train/syncnet_training.h"
+#include "tavce/util/utc_time.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -38,22 +37,6 @@ namespace tavce {
 namespace {
 
 const std::set<std::string> kVideoExtensions = {".mpg", ".mpeg", ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"};
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 int sync_data(const tools::Args& args) {
   const std::string data = args.get("data", "");
@@ -136,7 +119,7 @@ int syncnet(const tools::Args& args) {
   // Clip selection: everything except --exclude and, with --fold K, fold K.
   const int folds = args.get_int("folds", 2);
   const int fold = args.get_int("fold", -1);
-  const std::vector<std::string> excluded = split_list(args.get("exclude", ""));
+  const std::vector<std::string> excluded = tools::split_list(args.get("exclude", ""));
   std::vector<std::string> names;
   for (const auto& c : all) names.push_back(c.name);
   const std::vector<int> fold_of = train::assign_folds(names, folds);
@@ -184,7 +167,7 @@ int syncnet(const tools::Args& args) {
   bundle.architecture["syncnet"] = models::to_json(cfg);
   bundle.files[file] = models::describe_file(out, file, {"syncnet"});
   bundle.provenance = {{"trainer", "tavce-train syncnet"},
-                       {"date", utc_now()},
+                       {"date", util::utc_now()},
                        {"size", size},
                        {"parameters", params},
                        {"clips", used},

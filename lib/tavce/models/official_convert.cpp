@@ -1,8 +1,6 @@
 #include "tavce/models/official_convert.h"
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -22,6 +20,7 @@
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
 #include "tavce/nn/state_dict.h"
+#include "tavce/util/utc_time.h"
 
 namespace tavce::models {
 namespace fs = std::filesystem;
@@ -91,13 +90,6 @@ nn::TensorMap with_batchnorm_counters(nn::TensorMap tensors, const torch::nn::Mo
   return tensors;
 }
 
-std::string utc_now() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return text;
-}
-
 }  // namespace
 
 Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
@@ -153,7 +145,7 @@ Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
   json inputs = json::array();
   for (const auto& in : sources.inputs) inputs.push_back({{"file", in.name}, {"bytes", in.bytes}, {"sha256", in.sha256}});
   bundle.provenance = {{"converter", kConverterVersion},
-                       {"date", utc_now()},
+                       {"date", util::utc_now()},
                        {"variant", variant_name(variant)},
                        {"inputs", inputs},
                        {"module_sources", module_sources},
