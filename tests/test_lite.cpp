@@ -72,6 +72,15 @@ lite::MotionSpace synthetic_space(const lite::Points& rest) {
   return lite::MotionSpace::fit(rows, 3, rest);
 }
 
+// 68 distinct canonical points with the eye corners where the canonical
+// frame puts them: enough for the motion space, which never looks at a face.
+lite::Points toy_rest_shape() {
+  lite::Points rest(lite::kLandmarks);
+  for (int i = 0; i < lite::kLandmarks; ++i) rest[i] = {0.01 * i, 0.02 * (i % 7) + 0.1};
+  rest[36] = {-0.7, 0}, rest[39] = {-0.3, 0}, rest[42] = {0.3, 0}, rest[45] = {0.7, 0};
+  return rest;
+}
+
 cv::Mat read_rgb(const std::string& path) {
   cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR), rgb;
   ck_assert_msg(!bgr.empty(), "cannot read %s", path.c_str());
@@ -80,9 +89,7 @@ cv::Mat read_rgb(const std::string& path) {
 }
 
 START_TEST(test_pca_round_trip) {
-  lite::Points rest(lite::kLandmarks, cv::Point2d(0, 0));
-  for (int i = 0; i < lite::kLandmarks; ++i) rest[i] = {std::cos(i * 0.3), std::sin(i * 0.3) + 0.5};
-  rest[36] = {-0.7, 0}, rest[39] = {-0.3, 0}, rest[42] = {0.3, 0}, rest[45] = {0.7, 0};
+  const lite::Points rest = toy_rest_shape();
   const lite::MotionSpace m = synthetic_space(rest);
   // Orthonormal rows.
   for (int a = 0; a < m.components; ++a)
@@ -107,9 +114,7 @@ END_TEST
 START_TEST(test_bundle_round_trip) {
   const std::string dir = temp_dir("bundle");
   at::manual_seed(1);
-  lite::Points rest(lite::kLandmarks);
-  for (int i = 0; i < lite::kLandmarks; ++i) rest[i] = {0.01 * i, 0.02 * (i % 7) + 0.1};
-  rest[36] = {-0.7, 0}, rest[39] = {-0.3, 0}, rest[42] = {0.3, 0}, rest[45] = {0.7, 0};
+  const lite::Points rest = toy_rest_shape();
   const lite::MotionSpace m = synthetic_space(rest);
   lite::AudioNetConfig cfg;
   cfg.channels = 8, cfg.embed = 16, cfg.outputs = 3;
@@ -198,9 +203,7 @@ END_TEST
 
 START_TEST(test_stream_equals_offline) {
   at::manual_seed(5);
-  lite::Points rest(lite::kLandmarks);
-  for (int i = 0; i < lite::kLandmarks; ++i) rest[i] = {0.01 * i, 0.02 * (i % 7) + 0.1};
-  rest[36] = {-0.7, 0}, rest[39] = {-0.3, 0}, rest[42] = {0.3, 0}, rest[45] = {0.7, 0};
+  const lite::Points rest = toy_rest_shape();
   auto space = std::make_shared<const lite::MotionSpace>(synthetic_space(rest));
   lite::AudioNetConfig cfg;
   cfg.channels = 8, cfg.embed = 16, cfg.outputs = 3;
@@ -273,11 +276,11 @@ std::vector<lite::ClipData> synthetic_clips() {
 START_TEST(test_trainer_learns_and_resumes_exactly) {
   runtime::configure_threads(1);
   const auto clips = synthetic_clips();
-  const train::LiteTrainData data = train::prepare_lite_data(clips, 2);
   train::LiteTrainConfig cfg;
   cfg.components = 2;
   cfg.net.channels = 8, cfg.net.embed = 16, cfg.net.outputs = 2;
   cfg.steps = 60, cfg.segments = 4, cfg.segment_frames = 16, cfg.warmup_steps = 5, cfg.lr = 3e-3;
+  const train::LiteTrainData data = train::prepare_lite_data(clips, cfg);
 
   at::manual_seed(2);
   lite::AudioNet a(cfg.net);

@@ -83,10 +83,10 @@ int lite_train(const Args& args) {
     }
   }
   std::vector<std::string> skipped;
-  const train::LiteTrainData data = train::prepare_lite_data(train_clips, cfg.components, nullptr, &skipped);
+  const train::LiteTrainData data = train::prepare_lite_data(train_clips, cfg, nullptr, &skipped);
   for (const auto& s : skipped) std::fprintf(stderr, "skipped: %s\n", s.c_str());
   train::LiteTrainData val;
-  if (!val_clips.empty()) val = train::prepare_lite_data(val_clips, cfg.components, data.space, &skipped);
+  if (!val_clips.empty()) val = train::prepare_lite_data(val_clips, cfg, data.space, &skipped);
 
   lite::AudioNet net(cfg.net);
   int64_t params = 0;

@@ -44,6 +44,14 @@ dlib::matrix<dlib::rgb_pixel> to_dlib(const cv::Mat& rgb) {
 
 long box_area(const dlib::rectangle& r) { return long(r.width()) * long(r.height()); }
 
+Landmarks to_landmarks(const dlib::full_object_detection& shape) {
+  Landmarks points;
+  points.reserve(shape.num_parts());
+  for (unsigned long i = 0; i < shape.num_parts(); ++i)
+    points.emplace_back(double(shape.part(i).x()), double(shape.part(i).y()));
+  return points;
+}
+
 }  // namespace
 
 LandmarkDetector::LandmarkDetector(std::string path, std::unique_ptr<Impl> impl)
@@ -112,12 +120,9 @@ std::vector<DetectedFace> LandmarkDetector::detect(const cv::Mat& rgb) const {
 
   std::vector<DetectedFace> faces;
   for (const auto& b : boxes) {
-    const dlib::full_object_detection shape = impl_->predictor(img, b);
     DetectedFace f;
     f.box = cv::Rect(int(b.left()), int(b.top()), int(b.width()), int(b.height()));
-    f.points.reserve(shape.num_parts());
-    for (unsigned long i = 0; i < shape.num_parts(); ++i)
-      f.points.emplace_back(double(shape.part(i).x()), double(shape.part(i).y()));
+    f.points = to_landmarks(impl_->predictor(img, b));
     faces.push_back(std::move(f));
   }
   return faces;
@@ -136,12 +141,7 @@ Landmarks LandmarkDetector::fit(const cv::Mat& rgb, const cv::Rect& box) const {
   // avoids the copy that to_dlib makes for the detector.
   const dlib::cv_image<dlib::rgb_pixel> img(rgb);
   const dlib::rectangle r(box.x, box.y, box.x + box.width - 1, box.y + box.height - 1);
-  const dlib::full_object_detection shape = impl_->predictor(img, r);
-  Landmarks points;
-  points.reserve(shape.num_parts());
-  for (unsigned long i = 0; i < shape.num_parts(); ++i)
-    points.emplace_back(double(shape.part(i).x()), double(shape.part(i).y()));
-  return points;
+  return to_landmarks(impl_->predictor(img, r));
 }
 
 std::optional<Landmarks> detect_landmarks(const cv::Mat& rgb, const std::string& predictor_path) {

@@ -57,6 +57,18 @@ struct Audio2CoeffSession::Impl {
 
 namespace {
 
+// What every bundle's stream shares: its frame rate and the mel front end its
+// audio network expects (checked against the mel caps).
+void describe_frontend(const models::Bundle& bundle, CoeffStreamInfo& info) {
+  // fps is 25 in every known bundle; a fractional rate would need num/den in model.json.
+  info.fps_num = static_cast<int>(std::lround(bundle.fps));
+  info.fps_den = 1;
+  const models::AudioFrontend& a = bundle.audio_frontend;
+  info.sample_rate = static_cast<int>(a.sample_rate);
+  info.n_mels = static_cast<int>(a.n_mels);
+  info.hop = static_cast<int>(a.hop);
+}
+
 // The lite family: rows relative to the portrait, so no portrait is needed here.
 void start_lite(std::unique_ptr<lite::AudioStream>& stream, CoeffStreamInfo& info, const Audio2CoeffSettings& s,
                 LoadedBundle& models) {
@@ -69,13 +81,8 @@ void start_lite(std::unique_ptr<lite::AudioStream>& stream, CoeffStreamInfo& inf
   stream = std::make_unique<lite::AudioStream>(models.lite_audio_net().ptr(), models.lite_motion_space(), idle);
   info.dims = stream->row_size();
   info.space = models.bundle().coefficient_space;
-  info.fps_num = static_cast<int>(std::lround(models.bundle().fps));
-  info.fps_den = 1;
   info.latency_frames = stream->latency_frames();
-  const models::AudioFrontend& a = models.bundle().audio_frontend;
-  info.sample_rate = static_cast<int>(a.sample_rate);
-  info.n_mels = static_cast<int>(a.n_mels);
-  info.hop = static_cast<int>(a.hop);
+  describe_frontend(models.bundle(), info);
 }
 
 }  // namespace
@@ -115,14 +122,8 @@ Audio2CoeffSession::Audio2CoeffSession(const Audio2CoeffSettings& settings) : im
   CoeffStreamInfo& info = impl_->info;
   info.dims = format.dims();
   info.space = format.space;
-  // fps is 25 in every known bundle; a fractional rate would need num/den in model.json.
-  info.fps_num = static_cast<int>(std::lround(models->bundle().fps));
-  info.fps_den = 1;
   info.latency_frames = impl_->stream->latency_frames();
-  const models::AudioFrontend& a = models->bundle().audio_frontend;
-  info.sample_rate = static_cast<int>(a.sample_rate);
-  info.n_mels = static_cast<int>(a.n_mels);
-  info.hop = static_cast<int>(a.hop);
+  describe_frontend(models->bundle(), info);
   if (impl_->stream->row_size() != info.dims)
     throw Error("internal: coefficient rows of " + std::to_string(impl_->stream->row_size()) +
                 " values, stream format says " + std::to_string(info.dims));

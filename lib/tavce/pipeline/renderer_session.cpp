@@ -71,6 +71,18 @@ CameraOverride camera_override(const std::vector<double>& degrees, int64_t frame
   return o;
 }
 
+// A frame as the session hands it out: packed RGB rows without padding.
+RgbImage rgb_image_of(const cv::Mat& rgb) {
+  RgbImage image;
+  image.width = rgb.cols;
+  image.height = rgb.rows;
+  image.pixels.resize(static_cast<size_t>(rgb.cols) * rgb.rows * 3);
+  for (int y = 0; y < rgb.rows; ++y)
+    std::memcpy(image.pixels.data() + static_cast<size_t>(y) * rgb.cols * 3, rgb.ptr(y),
+                static_cast<size_t>(rgb.cols) * 3);
+  return image;
+}
+
 at::ScalarType autocast_type(const std::string& precision, const c10::Device& device) {
   if (precision == "fp32") return at::kFloat;
   if (precision != "fp16" && precision != "bf16")
@@ -192,12 +204,7 @@ struct RendererSession::Impl {
       if (face::is_full(source_options.preprocess))
         result = face::paste_back(id.prepared->original, frame, id.prepared->crop_info,
                                   face::is_extended(source_options.preprocess));
-      f.image.width = result.cols;
-      f.image.height = result.rows;
-      f.image.pixels.resize(static_cast<size_t>(result.cols) * result.rows * 3);
-      for (int y = 0; y < result.rows; ++y)
-        std::memcpy(f.image.pixels.data() + static_cast<size_t>(y) * result.cols * 3, result.ptr(y),
-                    static_cast<size_t>(result.cols) * 3);
+      f.image = rgb_image_of(result);
       frames.push_back(std::move(f));
     }
     return frames;
@@ -215,7 +222,6 @@ struct RendererSession::Impl {
 // row, no look-ahead. The picture is the face crop (crop, extcrop, resize) or
 // the whole portrait (full, extfull: drawn in place, nothing to paste back).
 struct RendererSession::LiteImpl {
-  RendererSettings settings;
   std::shared_ptr<LoadedBundle> models;
   std::unique_ptr<lite::PortraitAnimator> animator;
   lite::AnimateOptions options;
@@ -228,7 +234,7 @@ struct RendererSession::LiteImpl {
   int64_t next_index = 0;
   cv::Mat frame;
 
-  LiteImpl(const RendererSettings& s, std::shared_ptr<LoadedBundle> m) : settings(s), models(std::move(m)) {
+  LiteImpl(const RendererSettings& s, std::shared_ptr<LoadedBundle> m) : models(std::move(m)) {
     const std::string name = models->bundle().name;
     if (!s.yaw.empty() || !s.pitch.empty())
       throw Error("model bundle '" + name + "' is a lite bundle: it moves the head in the picture's plane only, so "
@@ -279,12 +285,7 @@ struct RendererSession::LiteImpl {
       animator->render(p, row.data(), options, frame);
       RenderedFrame f;
       f.index = index;
-      f.image.width = frame.cols;
-      f.image.height = frame.rows;
-      f.image.pixels.resize(static_cast<size_t>(frame.cols) * frame.rows * 3);
-      for (int y = 0; y < frame.rows; ++y)
-        std::memcpy(f.image.pixels.data() + static_cast<size_t>(y) * frame.cols * 3, frame.ptr(y),
-                    static_cast<size_t>(frame.cols) * 3);
+      f.image = rgb_image_of(frame);
       out.push_back(std::move(f));
     }
     return out;

@@ -65,7 +65,7 @@ nlohmann::json LiteTrainConfig::to_json() const {
           {"seed", seed}};
 }
 
-LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, int components,
+LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, const LiteTrainConfig& config,
                                 std::shared_ptr<lite::MotionSpace> space, std::vector<std::string>* skipped) {
   struct Extracted {
     const lite::ClipData* clip;
@@ -89,19 +89,19 @@ LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, int co
     // Balance the fit like the sampling: the big set contributes about as
     // many rows as its share of the segments.
     int64_t big_frames = 0, other_frames = 0;
-    for (const auto& e : ok) (set_of(e.clip->name) == "grid_s1" ? big_frames : other_frames) += e.frames;
+    for (const auto& e : ok) (set_of(e.clip->name) == config.big_set ? big_frames : other_frames) += e.frames;
     int64_t stride = 1;
     if (big_frames > 0 && other_frames > 0) stride = std::max<int64_t>(1, big_frames / std::max<int64_t>(1, other_frames));
     std::vector<std::vector<double>> rows;
     lite::Points template_sum(lite::kLandmarks, cv::Point2d(0, 0));
     for (const auto& e : ok) {
-      const bool big = set_of(e.clip->name) == "grid_s1";
+      const bool big = set_of(e.clip->name) == config.big_set;
       for (int64_t t = 0; t < e.frames; t += big ? stride : 1)
         if (e.motion.valid[t]) rows.push_back(e.motion.displacement[t]);
       for (int i = 0; i < lite::kLandmarks; ++i) template_sum[i] += e.motion.rest[i];
     }
     for (auto& p : template_sum) p *= 1.0 / static_cast<double>(ok.size());
-    space = std::make_shared<lite::MotionSpace>(lite::MotionSpace::fit(rows, components, template_sum));
+    space = std::make_shared<lite::MotionSpace>(lite::MotionSpace::fit(rows, config.components, template_sum));
   }
   space->validate("lite training");
 

@@ -64,9 +64,10 @@ struct LiteTrainData {
   std::vector<LiteTrainClip> clips;
 };
 
-// space: fit one on these clips (balanced like the sampling) when null.
-// Clips that fail motion extraction are skipped and named in *skipped.
-LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, int components,
+// space: fit one on these clips (config.components, balanced between
+// config.big_set and the rest like the sampling) when null. Clips that fail
+// motion extraction are skipped and named in *skipped.
+LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, const LiteTrainConfig& config,
                                 std::shared_ptr<lite::MotionSpace> space = nullptr,
                                 std::vector<std::string>* skipped = nullptr);
 

@@ -51,6 +51,7 @@ LitePortrait prepare_portrait(const cv::Mat& canvas, const Points& landmarks, bo
   p.mesh = build_face_mesh(landmarks, p.to_canonical, canvas.size(), whole_canvas);
   p.style = mouth_style(canvas, landmarks);
   p.open_mouth = inner_lip_gap(p.canonical) > kOpenMouthGap;
+  p.own_interior = interior_visibility(inner_lip_gap(landmarks), inner_mouth_width(landmarks));
   if (p.open_mouth) p.closing = closing_displacement(p.canonical);
   if (looks_profile(p.canonical))
     p.warnings.push_back(label + ": the face is turned far to the side; the lite model animates frontal faces best");
@@ -144,9 +145,7 @@ void PortraitAnimator::render(const LitePortrait& p, const float* row, const Ani
   warp(p.canvas, p.mesh, dst, out, buffers_);
   if (!p.open_mouth) {
     const Points face(dst.begin(), dst.begin() + kLandmarks);
-    // Only an opening beyond the portrait's own gap shows a painted interior,
-    // so a rest row leaves a slightly parted mouth as it is.
-    const double own = interior_visibility(inner_lip_gap(p.landmarks), inner_mouth_width(p.landmarks));
+    const double own = p.own_interior;
     const double now = interior_visibility(inner_lip_gap(face), inner_mouth_width(face));
     if (now > own) paint_mouth_interior(out, face, p.style, p.iod_px, (now - own) / ((1 - own) * now));
   }

@@ -34,6 +34,9 @@ struct LitePortrait {
   // the mouth is closed by `closing` (a displacement) when the row says "rest".
   bool open_mouth = false;
   std::vector<double> closing;
+  // interior_visibility of the portrait's own lips: only an opening beyond
+  // it shows a painted interior, so a rest row leaves a parted mouth as it is.
+  double own_interior = 0;
   std::vector<std::string> warnings;  // a user should know (profile face, face at the edge)
 };
 
