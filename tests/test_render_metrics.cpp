@@ -120,19 +120,20 @@ START_TEST(test_align_and_closure) {
   ck_assert(tavce::metrics::starts_bilabial("bin") && tavce::metrics::starts_bilabial("place"));
   ck_assert(!tavce::metrics::starts_bilabial("m") && !tavce::metrics::starts_bilabial("at") &&
             !tavce::metrics::starts_bilabial("sil"));
-  // "bin" starts at 0.4 s = frame 10: window 9 .. floor(0.52 * 25) = 13, closed at frame 12.
-  // "blue" starts at 0.9 s = frame 22: window 21 .. floor(1.02 * 25) = 25, never closed.
+  // "bin" starts at 0.4 s = frame 10: window 8 .. floor(0.52 * 25) = 13, closed at frame 12.
+  // "blue" starts at 0.9 s = frame 22: window 20 .. floor(1.02 * 25) = 25, never closed.
   std::vector<double> opening(30, 0.2);
   opening[12] = 0.01;
   opening[14] = 0.0;  // outside bin's window: must not count
   opening[21] = kNaN;
+  opening[7] = 0.0;   // before bin's window
   const auto c = tavce::metrics::bilabial_closures(words, opening, 25.0, 0.04);
   ck_assert_int_eq(c.size(), 2);
-  ck_assert_int_eq(c[0].first_frame, 9);
+  ck_assert_int_eq(c[0].first_frame, 8);
   ck_assert_int_eq(c[0].last_frame, 13);
   ck_assert(c[0].closed);
   ck_assert_double_eq_tol(c[0].min_opening, 0.01, 1e-12);
-  ck_assert_int_eq(c[1].first_frame, 21);
+  ck_assert_int_eq(c[1].first_frame, 20);
   ck_assert_int_eq(c[1].last_frame, 25);
   ck_assert(!c[1].closed);
   ck_assert_double_eq_tol(c[1].min_opening, 0.2, 1e-12);

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
+#include "render_eval.h"
+#include "render_table.h"
 #include "tavce/error.h"
 #include "tavce/pipeline/model_store.h"
 #include "tavce/pipeline/sync_scoring.h"
@@ -130,10 +132,16 @@ int main(int argc, char** argv) {
   using namespace tavce;
   return tools::run_tool("tavce-eval", [&]() {
     const tools::Args args = tools::parse_args(argc, argv, {"markdown"});
-    if (args.positional.empty() || args.positional[0] != "sync") {
+    const std::string command = args.positional.empty() ? "" : args.positional[0];
+    if (command == "render") return tools::eval_render(args);
+    if (command == "render-table") return tools::render_table(args);
+    if (command != "sync") {
       std::fprintf(stderr,
                    "usage: tavce-eval sync --model BUNDLE --clips CACHE [--folds N --fold K] [--shift 0.4] "
-                   "[--vshift 15] [--threads N] [--markdown]\n");
+                   "[--vshift 15] [--threads N] [--markdown]\n"
+                   "       tavce-eval render --model BUNDLE --video-dir DIR --clips PATTERNS [--every N]\n"
+                   "                         [--baseline static|energy|real] [--syncnet BUNDLE] [--threads N] [--save-frames DIR] [--max-frames N] --out DIR\n"
+                   "       tavce-eval render-table DIR... [--title TEXT]\n");
       return 2;
     }
     return eval_sync(args);

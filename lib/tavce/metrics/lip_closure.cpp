@@ -44,7 +44,7 @@ std::vector<ClosureResult> bilabial_closures(const std::vector<AlignedWord>& wor
     if (!starts_bilabial(w.word)) continue;
     ClosureResult r;
     r.word = w.word;
-    r.first_frame = std::max(0, static_cast<int>(std::floor(w.start * fps)) - 1);
+    r.first_frame = std::max(0, static_cast<int>(std::floor(w.start * fps)) - 2);
     r.last_frame = std::min(frames - 1, static_cast<int>(std::floor((w.start + kFirstPhonemeSeconds) * fps)));
     if (r.first_frame > r.last_frame) continue;  // past the end of the series
     r.min_opening = std::numeric_limits<double>::quiet_NaN();
