@@ -8,9 +8,11 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "lite_clips.h"
 #include "loss_plot.h"
 #include "tavce/error.h"
 #include "tavce/families/lite/lite_bundle.h"
+#include "tavce/families/lite/tavc_net.h"
 #include "tavce/runtime/threads.h"
 #include "tavce/train/lite_training.h"
 #include "tavce/util/utc_time.h"
@@ -20,38 +22,9 @@ using nlohmann::json;
 
 namespace tavce::tools {
 
-namespace {
-
-// "set/clip" or "set/*" or "set/prefix*" patterns.
-bool matches(const std::string& name, const std::vector<std::string>& patterns) {
-  for (const auto& p : patterns) {
-    if (!p.empty() && p.back() == '*') {
-      if (name.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0) return true;
-    } else if (name == p) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// What ../shared/data/README.md says of each source's licence.
-std::string licence_note(const std::string& name) {
-  auto starts = [&](const char* p) { return name.rfind(p, 0) == 0; };
-  if (starts("grid/") || starts("grid_s1/") || starts("multi/grid_")) return "GRID corpus, CC BY 4.0 (Cooke et al. 2006)";
-  if (starts("multi/lrs2_")) return "LRS2 (BBC), research only, non-commercial";
-  if (starts("multi/lrs3_")) return "LRS3 (TED), research only, non-commercial";
-  if (starts("multi/mead_") || starts("multi/eamm_")) return "MEAD, research only, non-commercial";
-  if (starts("multi/kim_") || starts("multi/webcam_")) return "no licence: tests only";
-  if (starts("hdtf/")) return "HDTF-style example clips (SadTalker / video-retalking examples), third-party footage";
-  if (starts("vox/")) return "VoxCeleb2-style tracks (PC-AVS demo material), third-party footage";
-  return "unknown";
-}
-
-}  // namespace
-
 int lite_train(const Args& args) {
-  const std::string data_dir = args.get("data", ""), out = args.get("out", "");
-  if (data_dir.empty() || out.empty())
+  const std::string out = args.get("out", "");
+  if (!args.has("data") || out.empty())
     throw Error("lite needs --data DATASET (pipelines/extract-dataset.sh output) and --out BUNDLE");
   const std::string work = args.get("work", out + ".work");
   train::LiteTrainConfig cfg;
@@ -66,32 +39,28 @@ int lite_train(const Args& args) {
   const int threads = runtime::configure_threads(args.get_int("threads", 0));
   at::manual_seed(static_cast<uint64_t>(cfg.seed));
 
-  // Clips without a licence are for tests only and never trained on.
-  std::vector<std::string> exclude = split_list(args.get("exclude", "multi/kim_*,multi/webcam_*"));
-  const std::vector<std::string> holdout = split_list(args.get("holdout", ""));
-  std::vector<lite::ClipData> all = lite::load_clips(data_dir), train_clips, val_clips;
-  json used = json::array(), held = json::array(), excluded = json::array();
-  for (auto& c : all) {
-    if (matches(c.name, exclude)) {
-      excluded.push_back(c.name);
-    } else if (matches(c.name, holdout)) {
-      held.push_back(c.name);
-      val_clips.push_back(std::move(c));
-    } else {
-      used.push_back({{"clip", c.name}, {"licence", licence_note(c.name)}});
-      train_clips.push_back(std::move(c));
-    }
+  LiteClipSplit split = split_lite_clips(args);
+  // With a TAVC model (CAR), the audio network predicts in the space its motion encoder reads.
+  lite::TavcModel tavc;
+  std::shared_ptr<lite::MotionSpace> space;
+  if (args.has("tavc")) {
+    tavc = lite::load_tavc(args.get("tavc", ""));
+    space = std::make_shared<lite::MotionSpace>(tavc.space);
+    if (space->components != cfg.components)
+      throw Error(args.get("tavc", "") + ": its motion space has " + std::to_string(space->components) +
+                  " components, the config asks for " + std::to_string(cfg.components));
   }
+  if (args.has("car-weight")) cfg.car_weight = args.get_double("car-weight", cfg.car_weight);
   std::vector<std::string> skipped;
-  const train::LiteTrainData data = train::prepare_lite_data(train_clips, cfg, nullptr, &skipped);
+  const train::LiteTrainData data = train::prepare_lite_data(split.train, cfg, space, &skipped);
   for (const auto& s : skipped) std::fprintf(stderr, "skipped: %s\n", s.c_str());
   train::LiteTrainData val;
-  if (!val_clips.empty()) val = train::prepare_lite_data(val_clips, cfg, data.space, &skipped);
+  if (!split.held_out.empty()) val = train::prepare_lite_data(split.held_out, cfg, data.space, &skipped);
 
   lite::AudioNet net(cfg.net);
   int64_t params = 0;
   for (const auto& p : net->parameters()) params += p.numel();
-  train::LiteTrainer trainer(cfg, data, net);
+  train::LiteTrainer trainer(cfg, data, net, tavc.net);
   fs::create_directories(work);
   const std::string ckpt = (fs::path(work) / "checkpoint.safetensors").string();
   const std::string log_path = (fs::path(work) / "log.jsonl").string();
@@ -106,17 +75,8 @@ int lite_train(const Args& args) {
                threads);
 
   // Loss curves are rebuilt from the log, so a resumed run keeps its history.
-  LossSeries train_curve{"train", {}}, val_curve{"held out", {}};
-  {
-    std::ifstream old(log_path);
-    std::string line;
-    while (std::getline(old, line)) {
-      const json j = json::parse(line, nullptr, false);
-      if (j.is_discarded()) continue;
-      if (j.contains("loss")) train_curve.points.emplace_back(j["step"].get<double>(), j["loss"].get<double>());
-      if (j.contains("val_loss")) val_curve.points.emplace_back(j["step"].get<double>(), j["val_loss"].get<double>());
-    }
-  }
+  LossSeries train_curve{"train", logged_series(log_path, "loss")};
+  LossSeries val_curve{"held out", logged_series(log_path, "val_loss")};
   std::ofstream log(log_path, std::ios::app);
   const int64_t log_every = args.get_int("log-every", 50);
   const int64_t start_step = trainer.step();
@@ -127,11 +87,13 @@ int lite_train(const Args& args) {
         last = p;
         json j = {{"step", p.step}, {"loss", p.loss}, {"coeff_l1", p.coeff_l1}, {"velocity_l1", p.velocity_l1},
                   {"lr", p.lr}, {"seconds", p.seconds}};
+        if (tavc.net) j["tavc"] = p.tavc;
         train_curve.points.emplace_back(static_cast<double>(p.step), p.loss);
         if (!val.clips.empty()) {
           last_val = trainer.evaluate(val.clips);
           j["val_loss"] = last_val.loss;
           j["val_coeff_l1"] = last_val.coeff_l1;
+          if (tavc.net) j["val_tavc"] = last_val.tavc;
           val_curve.points.emplace_back(static_cast<double>(p.step), last_val.loss);
         }
         log << j.dump() << "\n" << std::flush;
@@ -155,14 +117,21 @@ int lite_train(const Args& args) {
                      {"config", cfg.to_json()},
                      {"parameters", params},
                      {"threads", threads},
-                     {"training_clips", used},
-                     {"held_out", held},
-                     {"excluded", excluded},
+                     {"training_clips", split.training_clips},
+                     {"held_out", split.held_out_names},
+                     {"excluded", split.excluded},
                      {"steps", trainer.step()},
                      {"final_train_loss", last.loss},
                      {"landmarks", "dlib shape_predictor_68_face_landmarks (Debian libdlib-data), trained on iBUG "
                                    "300-W: non-commercial use only upstream; used at run time, not shipped"}};
   if (!val.clips.empty()) provenance["final_held_out_loss"] = last_val.loss;
+  if (tavc.net) provenance["tavc"] = {{"file", fs::path(args.get("tavc", "")).filename().string()},
+                                      {"car_weight", cfg.car_weight},
+                                      {"final_train_alignment", last.tavc},
+                                      {"trained", tavc.provenance}};
+  int sync_corrected = 0;
+  for (const auto& c : data.clips) sync_corrected += c.av_offset != 0;
+  provenance["sync_corrected_clips"] = sync_corrected;
   lite::write_lite_bundle(out, args.get("name", fs::absolute(out).filename().string()),
                           "tavce-lite: the project's own landmark-driven talking-head model (mesh warp of the "
                           "portrait, painted mouth interior, small audio network), trained by tavce-train lite",

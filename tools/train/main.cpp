@@ -197,13 +197,16 @@ int main(int argc, char** argv) {
   return tools::run_tool("tavce-train", [&]() {
     const tools::Args args = tools::parse_args(argc, argv, {"force", "resume"});
     if (!args.positional.empty() && args.positional[0] == "lite") return tools::lite_train(args);
+    if (!args.positional.empty() && args.positional[0] == "lite-tavc") return tools::lite_tavc_train(args);
     if (args.positional.empty() || (args.positional[0] != "sync-data" && args.positional[0] != "syncnet")) {
       std::fprintf(stderr,
                    "usage: tavce-train sync-data --data DIR --out CACHE [--force]\n"
                    "       tavce-train syncnet --clips CACHE --out BUNDLE [--size small|reference] [--folds N --fold K]\n"
                    "                           [--exclude set/clip,...] [--steps S] [--lr LR] [--seed SEED] [--threads N]\n"
                    "       tavce-train lite --data DATASET --out BUNDLE [--config FILE] [--steps N] [--holdout LIST]\n"
-                   "                        [--work DIR] [--resume] [--threads N]\n");
+                   "                        [--tavc TAVC.safetensors [--car-weight W]] [--work DIR] [--resume] [--threads N]\n"
+                   "       tavce-train lite-tavc --data DATASET --out TAVC.safetensors [--config FILE] [--steps N]\n"
+                   "                             [--holdout LIST] [--work DIR] [--resume] [--threads N]\n");
       return 2;
     }
     return args.positional[0] == "sync-data" ? sync_data(args) : syncnet(args);

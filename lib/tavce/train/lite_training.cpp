@@ -21,17 +21,19 @@ namespace {
 
 constexpr const char* kCheckpointFormat = "tavce-lite-train-checkpoint-1";
 
-uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-double uniform(uint64_t& s) { return static_cast<double>(splitmix(s) >> 11) * (1.0 / 9007199254740992.0); }
-
-std::string set_of(const std::string& name) {
-  const auto slash = name.find('/');
-  return slash == std::string::npos ? std::string() : name.substr(0, slash);
+// The clip's measured audio-visual offset when it is to be applied, else 0.
+int64_t sync_offset(const lite::ClipData& clip, const LiteTrainConfig& config) {
+  if (!config.sync_correct) return 0;
+  const auto off = clip.extra.find("av_offset_frames"), conf = clip.extra.find("av_lse_c");
+  if (off == clip.extra.end() || conf == clip.extra.end()) return 0;
+  try {
+    const int64_t frames = std::stoll(off->second);
+    const double lse_c = std::stod(conf->second);
+    if (!(lse_c >= config.sync_min_lse_c) || std::llabs(frames) > config.sync_max_offset) return 0;
+    return frames;
+  } catch (const std::exception&) {
+    throw Error("clip '" + clip.name + "': av_offset_frames / av_lse_c metadata are not numbers");
+  }
 }
 
 }  // namespace
@@ -48,21 +50,26 @@ LiteTrainConfig LiteTrainConfig::from_json(const nlohmann::json& j) {
   c.lr_final = j.value("lr_final", c.lr_final);
   c.warmup_steps = j.value("warmup_steps", c.warmup_steps);
   c.velocity_weight = j.value("velocity_weight", c.velocity_weight);
+  c.car_weight = j.value("car_weight", c.car_weight);
+  c.sync_correct = j.value("sync_correct", c.sync_correct);
+  c.sync_min_lse_c = j.value("sync_min_lse_c", c.sync_min_lse_c);
+  c.sync_max_offset = j.value("sync_max_offset", c.sync_max_offset);
   c.big_set = j.value("big_set", c.big_set);
   c.big_set_share = j.value("big_set_share", c.big_set_share);
   c.seed = j.value("seed", c.seed);
   if (c.components < 1 || c.steps < 1 || c.segments < 1 || c.segment_frames < 2 || !(c.lr > 0) ||
-      c.big_set_share < 0 || c.big_set_share > 1)
-    throw Error("lite training config: components, steps, segments >= 1, segment_frames >= 2, lr > 0 and "
-                "big_set_share in [0, 1] are required");
+      c.big_set_share < 0 || c.big_set_share > 1 || c.car_weight < 0 || c.sync_max_offset < 0)
+    throw Error("lite training config: components, steps, segments >= 1, segment_frames >= 2, lr > 0, "
+                "big_set_share in [0, 1], car_weight >= 0 and sync_max_offset >= 0 are required");
   return c;
 }
 
 nlohmann::json LiteTrainConfig::to_json() const {
   return {{"components", components}, {"net", net.to_json()}, {"steps", steps}, {"segments", segments},
           {"segment_frames", segment_frames}, {"lr", lr}, {"lr_final", lr_final}, {"warmup_steps", warmup_steps},
-          {"velocity_weight", velocity_weight}, {"big_set", big_set}, {"big_set_share", big_set_share},
-          {"seed", seed}};
+          {"velocity_weight", velocity_weight}, {"car_weight", car_weight}, {"sync_correct", sync_correct},
+          {"sync_min_lse_c", sync_min_lse_c}, {"sync_max_offset", sync_max_offset}, {"big_set", big_set},
+          {"big_set_share", big_set_share}, {"seed", seed}};
 }
 
 LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, const LiteTrainConfig& config,
@@ -112,6 +119,7 @@ LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, const 
     LiteTrainClip c;
     c.name = e.clip->name;
     c.set = set_of(c.name);
+    c.av_offset = sync_offset(*e.clip, config);
     const int64_t t_count = e.frames, k = space->components;
     c.windows = at::empty({t_count, 80, 16}, at::kFloat);
     c.coeffs = at::zeros({t_count, k}, at::kFloat);
@@ -120,7 +128,8 @@ LiteTrainData prepare_lite_data(const std::vector<lite::ClipData>& clips, const 
     float* y = c.coeffs.data_ptr<float>();
     bool* v = c.valid.data_ptr<bool>();
     for (int64_t t = 0; t < t_count; ++t) {
-      audio::extract_window(e.clip->mel.data(), e.clip->mel_frames(), t, w + t * 80 * 16, mel_cfg);
+      // Audio leading the video by d frames: frame t's sound was heard at t - d.
+      audio::extract_window(e.clip->mel.data(), e.clip->mel_frames(), t - c.av_offset, w + t * 80 * 16, mel_cfg);
       if (!e.motion.valid[t]) continue;
       v[t] = true;
       const auto proj = space->project(e.motion.displacement[t].data());
@@ -142,18 +151,50 @@ std::pair<at::Tensor, at::Tensor> lite_losses(const at::Tensor& pred, const at::
   return {coeff, vel};
 }
 
-LiteTrainer::LiteTrainer(const LiteTrainConfig& config, const LiteTrainData& data, lite::AudioNet net)
-    : cfg_(config), data_(data), net_(std::move(net)), rng_(config.seed) {
+namespace {
+
+std::vector<std::string> parameter_names(lite::AudioNet& net) {
+  std::vector<std::string> names;
+  for (const auto& item : net->named_parameters()) names.push_back(item.key());
+  return names;
+}
+
+std::vector<int64_t> clip_frames(const LiteTrainData& data) {
+  std::vector<int64_t> f;
+  for (const auto& c : data.clips) f.push_back(c.frames());
+  return f;
+}
+
+std::vector<std::string> clip_sets(const LiteTrainData& data) {
+  std::vector<std::string> s;
+  for (const auto& c : data.clips) s.push_back(c.set);
+  return s;
+}
+
+}  // namespace
+
+LiteTrainer::LiteTrainer(const LiteTrainConfig& config, const LiteTrainData& data, lite::AudioNet net,
+                         lite::TavcNet tavc)
+    : cfg_(config),
+      data_(data),
+      net_(std::move(net)),
+      tavc_(std::move(tavc)),
+      adam_(parameter_names(net_), net_->parameters()),
+      picker_(clip_frames(data), clip_sets(data), config.big_set, config.big_set_share),
+      rng_(config.seed) {
   if (net_->cfg.outputs != data.space->components)
     throw Error("lite training: the network predicts " + std::to_string(net_->cfg.outputs) +
                 " components, the motion space has " + std::to_string(data.space->components));
-  for (const auto& item : net_->named_parameters()) {
-    names_.push_back(item.key());
-    params_.push_back(item.value());
-    m_.push_back(at::zeros_like(item.value()));
-    v_.push_back(at::zeros_like(item.value()));
+  if (cfg_.car_weight > 0 && !tavc_) throw Error("lite training: car_weight > 0 needs a TAVC net (--tavc FILE)");
+  if (tavc_) {
+    if (tavc_->cfg.components != data.space->components)
+      throw Error("lite training: the TAVC net reads " + std::to_string(tavc_->cfg.components) +
+                  " components, the motion space has " + std::to_string(data.space->components));
+    tavc_->eval();
+    for (auto& p : tavc_->parameters()) p.set_requires_grad(false);  // frozen: CAR moves only the audio network
+    at::NoGradGuard no_grad;
+    for (const auto& c : data.clips) tavc_audio_.push_back(tavc_->audio(c.windows));
   }
-  for (size_t i = 0; i < data.clips.size(); ++i) (data.clips[i].set == cfg_.big_set ? big_ : other_).push_back(i);
 }
 
 double LiteTrainer::learning_rate(int64_t step) const {
@@ -172,24 +213,18 @@ LiteTrainer::Batch LiteTrainer::sample_batch() {
   b.windows = at::empty({s_count * span, 80, 16}, at::kFloat);
   b.target = at::zeros({s_count, k, len}, at::kFloat);
   b.mask = at::zeros({s_count, len}, at::kFloat);
-  // Within a group, clips are drawn in proportion to their length.
-  auto pick = [&](const std::vector<size_t>& group) {
-    int64_t total = 0;
-    for (size_t i : group) total += data_.clips[i].frames();
-    int64_t r = static_cast<int64_t>(uniform(rng_) * static_cast<double>(total));
-    for (size_t i : group) {
-      if (r < data_.clips[i].frames()) return i;
-      r -= data_.clips[i].frames();
-    }
-    return group.back();
-  };
   float* tw = b.target.data_ptr<float>();
   float* mw = b.mask.data_ptr<float>();
+  if (tavc_) b.tavc_audio = at::zeros({s_count, len, tavc_->cfg.dim}, at::kFloat);
   for (int64_t s = 0; s < s_count; ++s) {
-    const bool from_big = !big_.empty() && (other_.empty() || uniform(rng_) < cfg_.big_set_share);
-    const LiteTrainClip& c = data_.clips[pick(from_big ? big_ : other_)];
+    const size_t clip = picker_.pick(rng_);
+    const LiteTrainClip& c = data_.clips[clip];
     const int64_t t_count = c.frames();
     const int64_t start = t_count > len ? static_cast<int64_t>(uniform(rng_) * static_cast<double>(t_count - len + 1)) : 0;
+    if (tavc_) {
+      const int64_t n = std::min(len, t_count - start);  // frames past the clip's end stay masked
+      b.tavc_audio[s].narrow(0, 0, n).copy_(tavc_audio_[clip].narrow(0, start, n));
+    }
     for (int64_t j = 0; j < span; ++j) {
       const int64_t f = std::clamp<int64_t>(start - past + j, 0, t_count - 1);
       b.windows[s * span + j].copy_(c.windows[f]);
@@ -217,33 +252,25 @@ void LiteTrainer::run(int64_t until_step, int64_t log_every, const std::function
   until_step = std::min(until_step, cfg_.steps);
   net_->train();
   const auto t0 = std::chrono::steady_clock::now();
-  double sum_loss = 0, sum_c = 0, sum_v = 0;
+  double sum_loss = 0, sum_c = 0, sum_v = 0, sum_t = 0;
   int64_t n = 0;
-  constexpr double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   while (step_ < until_step) {
     Batch b = sample_batch();
     const at::Tensor pred = predict(b.windows, cfg_.segments, cfg_.segment_frames);
     auto [lc, lv] = lite_losses(pred, b.target, b.mask);
-    const at::Tensor loss = lc + cfg_.velocity_weight * lv;
-    for (auto& p : params_) p.mutable_grad() = at::Tensor();
+    at::Tensor loss = lc + cfg_.velocity_weight * lv;
+    const at::Tensor aligned =
+        tavc_ ? lite::tavc_alignment(tavc_, pred, b.tavc_audio, b.mask) : at::Tensor();
+    if (cfg_.car_weight > 0) loss = loss + cfg_.car_weight * (1 - aligned);
+    adam_.zero_grad();
     loss.backward();
     const double lr = learning_rate(step_);
     ++step_;
-    {
-      at::NoGradGuard no_grad;
-      const double c1 = 1 - std::pow(b1, static_cast<double>(step_));
-      const double c2 = 1 - std::pow(b2, static_cast<double>(step_));
-      for (size_t i = 0; i < params_.size(); ++i) {
-        const at::Tensor& g = params_[i].grad();
-        if (!g.defined()) continue;
-        m_[i].mul_(b1).add_(g, 1 - b1);
-        v_[i].mul_(b2).addcmul_(g, g, 1 - b2);
-        params_[i].addcdiv_(m_[i] / c1, (v_[i] / c2).sqrt_().add_(eps), -lr);
-      }
-    }
+    adam_.update(lr, step_);
     sum_loss += loss.item<double>();
     sum_c += lc.item<double>();
     sum_v += lv.item<double>();
+    if (aligned.defined()) sum_t += aligned.item<double>();
     ++n;
     if (progress && (step_ % log_every == 0 || step_ == until_step)) {
       LiteTrainProgress p;
@@ -251,10 +278,11 @@ void LiteTrainer::run(int64_t until_step, int64_t log_every, const std::function
       p.loss = sum_loss / n;
       p.coeff_l1 = sum_c / n;
       p.velocity_l1 = sum_v / n;
+      p.tavc = sum_t / n;
       p.lr = lr;
       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       progress(p);
-      sum_loss = sum_c = sum_v = 0;
+      sum_loss = sum_c = sum_v = sum_t = 0;
       n = 0;
     }
     if (on_checkpoint && checkpoint_every > 0 && step_ % checkpoint_every == 0) on_checkpoint(step_);
@@ -266,7 +294,7 @@ LiteTrainProgress LiteTrainer::evaluate(const std::vector<LiteTrainClip>& clips)
   at::NoGradGuard no_grad;
   const bool was_training = net_->is_training();
   net_->eval();
-  double sc = 0, sv = 0, w = 0;
+  double sc = 0, sv = 0, st = 0, w = 0;
   for (const auto& c : clips) {
     const at::Tensor pred = net_->forward(c.windows).t().unsqueeze(0);  // (1, K, T)
     const at::Tensor mask = c.valid.to(at::kFloat).unsqueeze(0);
@@ -274,6 +302,8 @@ LiteTrainProgress LiteTrainer::evaluate(const std::vector<LiteTrainClip>& clips)
     const double frames = static_cast<double>(c.frames());
     sc += lc.item<double>() * frames;
     sv += lv.item<double>() * frames;
+    if (tavc_ && c.frames() > 1)
+      st += lite::tavc_alignment(tavc_, pred, tavc_->audio(c.windows).unsqueeze(0), mask).item<double>() * frames;
     w += frames;
   }
   if (was_training) net_->train();
@@ -281,17 +311,14 @@ LiteTrainProgress LiteTrainer::evaluate(const std::vector<LiteTrainClip>& clips)
   p.step = step_;
   p.coeff_l1 = w > 0 ? sc / w : 0;
   p.velocity_l1 = w > 0 ? sv / w : 0;
-  p.loss = p.coeff_l1 + cfg_.velocity_weight * p.velocity_l1;
+  p.tavc = w > 0 ? st / w : 0;
+  p.loss = p.coeff_l1 + cfg_.velocity_weight * p.velocity_l1 + (tavc_ ? cfg_.car_weight * (1 - p.tavc) : 0.0);
   return p;
 }
 
 void LiteTrainer::save_checkpoint(const std::string& path) const {
   nn::TensorMap t;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    t["param." + names_[i]] = params_[i].detach().contiguous();
-    t["adam_m." + names_[i]] = m_[i].contiguous();
-    t["adam_v." + names_[i]] = v_[i].contiguous();
-  }
+  adam_.save(t);
   models::save_tensors(path, t,
                        {{"format", kCheckpointFormat},
                         {"step", std::to_string(step_)},
@@ -306,17 +333,7 @@ void LiteTrainer::load_checkpoint(const std::string& path) {
     throw Error(path + ": not a lite training checkpoint");
   if (meta.count("config") && nlohmann::json::parse(meta.at("config")) != cfg_.to_json())
     throw Error(path + ": the checkpoint was made with another training config; resume with the same config");
-  const auto tensors = io::load_tensors(f);
-  at::NoGradGuard no_grad;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    for (auto [prefix, dst] : {std::pair<const char*, at::Tensor*>{"param.", &params_[i]}, {"adam_m.", &m_[i]},
-                               {"adam_v.", &v_[i]}}) {
-      const auto it = tensors.find(prefix + names_[i]);
-      if (it == tensors.end() || it->second.sizes() != dst->sizes())
-        throw Error(path + ": missing or mis-shaped '" + prefix + names_[i] + "'");
-      dst->copy_(it->second);
-    }
-  }
+  adam_.load(io::load_tensors(f), path);
   step_ = std::stoll(meta.at("step"));
   rng_ = std::stoull(meta.at("rng"));
 }

@@ -3,7 +3,13 @@
 // normalised 80-bin mel of its 16 kHz audio (tavcemelspec's front end).
 // Stored as one safetensors file per clip (docs/dataset.md):
 //   landmarks (T, 68, 2) F32, mel (M, 80) F32,
-//   metadata: format "tavce-lite-clip-1", name, source, width, height, fps, frames.
+//   metadata: format "tavce-lite-clip-1", name, source, width, height, fps, frames,
+//   and what the extraction adds (clip_extraction.h), among them
+//   av_offset_frames: the clip's audio-visual offset measured by tavcesyncscore
+//   (median over its scored windows), in 25 fps frames, with GstTavceSyncMeta's
+//   sign: > 0 when the audio leads the video (the sound of frame t is heard
+//   at frame t - offset); av_offset_windows (0: nothing was scored, the
+//   offset is 0 by default) and av_lse_c (mean LSE-C of those windows).
 // Torch- and GStreamer-free.
 #pragma once
 

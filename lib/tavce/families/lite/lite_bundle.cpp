@@ -25,30 +25,46 @@ at::Tensor to_tensor(const std::vector<double>& v, std::vector<int64_t> shape) {
 
 }  // namespace
 
+nn::TensorMap motion_space_tensors(const MotionSpace& space) {
+  std::vector<double> rest;
+  for (const auto& p : space.rest_template) {
+    rest.push_back(p.x);
+    rest.push_back(p.y);
+  }
+  return {{"basis", to_tensor(space.basis, {space.components, kMouthJawValues})},
+          {"stddev", to_tensor(space.stddev, {space.components})},
+          {"lo", to_tensor(space.lo, {space.components})},
+          {"hi", to_tensor(space.hi, {space.components})},
+          {"rest_template", to_tensor(rest, {kLandmarks, 2})}};
+}
+
+MotionSpace motion_space_from_tensors(const nn::TensorMap& t, int components, const std::string& label) {
+  auto need = [&](const std::string& key, int64_t numel) {
+    const auto it = t.find(key);
+    if (it == t.end()) throw Error(label + ": motion_space." + key + " is missing");
+    if (it->second.numel() != numel)
+      throw Error(label + ": motion_space." + key + " holds " + std::to_string(it->second.numel()) +
+                  " values, expected " + std::to_string(numel));
+    return to_vector(it->second);
+  };
+  MotionSpace m;
+  m.components = components;
+  m.basis = need("basis", static_cast<int64_t>(components) * kMouthJawValues);
+  m.stddev = need("stddev", components);
+  m.lo = need("lo", components);
+  m.hi = need("hi", components);
+  const std::vector<double> rest = need("rest_template", kLandmarks * 2);
+  for (size_t i = 0; i + 1 < rest.size(); i += 2) m.rest_template.emplace_back(rest[i], rest[i + 1]);
+  m.validate(label);
+  return m;
+}
+
 MotionSpace load_motion_space(const std::string& dir, const models::Bundle& bundle) {
   const std::string label = "model bundle '" + bundle.name + "' (" + dir + ")";
   if (!bundle.is_lite() || !bundle.has_module("motion_space"))
     throw Error(label + " is not a lite bundle (no motion_space)");
-  const nn::TensorMap t = models::bundle_module_tensors(dir, bundle, "motion_space");
-  auto need = [&](const std::string& key) {
-    const auto it = t.find(key);
-    if (it == t.end()) throw Error(label + ": motion_space." + key + " is missing");
-    return it->second;
-  };
-  MotionSpace m;
-  m.components = bundle.architecture.at("motion_space").value("components", 0);
-  const at::Tensor basis = need("basis");
-  if (basis.dim() != 2 || basis.size(0) != m.components || basis.size(1) != kMouthJawValues)
-    throw Error(label + ": motion_space.basis must be (" + std::to_string(m.components) + ", " +
-                std::to_string(kMouthJawValues) + ")");
-  m.basis = to_vector(basis);
-  m.stddev = to_vector(need("stddev"));
-  m.lo = to_vector(need("lo"));
-  m.hi = to_vector(need("hi"));
-  const std::vector<double> rest = to_vector(need("rest_template"));
-  for (size_t i = 0; i + 1 < rest.size(); i += 2) m.rest_template.emplace_back(rest[i], rest[i + 1]);
-  m.validate(label);
-  return m;
+  return motion_space_from_tensors(models::bundle_module_tensors(dir, bundle, "motion_space"),
+                                   bundle.architecture.at("motion_space").value("components", 0), label);
 }
 
 AudioNet load_audio_net(const std::string& dir, const models::Bundle& bundle) {
@@ -66,16 +82,7 @@ void write_lite_bundle(const std::string& dir, const std::string& name, const st
   fs::create_directories(dir);
   nn::TensorMap t;
   for (const auto& [key, value] : nn::state_dict(*net)) t["audio_net." + key] = value.detach().to(at::kFloat).contiguous();
-  std::vector<double> rest;
-  for (const auto& p : space.rest_template) {
-    rest.push_back(p.x);
-    rest.push_back(p.y);
-  }
-  t["motion_space.basis"] = to_tensor(space.basis, {space.components, kMouthJawValues});
-  t["motion_space.stddev"] = to_tensor(space.stddev, {space.components});
-  t["motion_space.lo"] = to_tensor(space.lo, {space.components});
-  t["motion_space.hi"] = to_tensor(space.hi, {space.components});
-  t["motion_space.rest_template"] = to_tensor(rest, {kLandmarks, 2});
+  for (const auto& [key, value] : motion_space_tensors(space)) t["motion_space." + key] = value;
   models::save_tensors((fs::path(dir) / kLiteWeightsFile).string(), t, {{"format", "tavce-lite-1"}});
 
   models::Bundle b;

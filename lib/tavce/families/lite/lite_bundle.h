@@ -15,10 +15,17 @@
 #include "tavce/families/lite/audio_net.h"
 #include "tavce/families/lite/motion_space.h"
 #include "tavce/models/bundle.h"
+#include "tavce/nn/state_dict.h"
 
 namespace tavce::lite {
 
 inline constexpr const char* kLiteWeightsFile = "lite.safetensors";
+
+// The motion space as tensors basis, stddev, lo, hi, rest_template (float32),
+// and back; the reader throws tavce::Error naming `label` when one is missing
+// or mis-shaped. Bundles store them under "motion_space.", TAVC files too.
+nn::TensorMap motion_space_tensors(const MotionSpace& space);
+MotionSpace motion_space_from_tensors(const nn::TensorMap& tensors, int components, const std::string& label);
 
 // Reads the motion space of a verified lite bundle (dir). Throws tavce::Error
 // naming the bundle when it is missing or inconsistent.
