@@ -35,7 +35,7 @@ const std::vector<Metric> kMetrics = {
     {"/p b m/ closed", "closure.rate", 2},
     {"LSE-D ↓", "lse_d", 2},
     {"LSE-C ↑", "lse_c", 2},
-    {"|offset|", "offset", 1, true},
+    {"abs offset", "offset", 1, true},
     {"PSNR outside mouth (dB)", "psnr", 1},
     {"SSIM outside mouth", "ssim", 3},
 };
