@@ -5,8 +5,10 @@
 //   - the renderer: a rest row (zero motion) renders the portrait unchanged,
 //     and rows inside the trained range never fold the mesh on real portraits;
 //   - the audio stream: rows do not depend on how the mel is cut;
-//   - the trainer: the loss falls on a tiny set and a resumed run equals an
-//     uninterrupted one, weight for weight;
+//   - the trainers: the loss falls on a tiny set and a resumed run equals an
+//     uninterrupted one, weight for weight; TAVC separates aligned from
+//     shifted changes, CAR raises the alignment, measured offsets move the
+//     mel windows;
 //   - bundles: a lite bundle is refused where a SadTalker one is needed.
 #include <cmath>
 #include <filesystem>
@@ -30,6 +32,7 @@
 #include "tavce/pipeline/renderer_session.h"
 #include "tavce/runtime/threads.h"
 #include "tavce/train/lite_training.h"
+#include "tavce/train/tavc_training.h"
 
 #include <check.h>
 
@@ -324,6 +327,156 @@ START_TEST(test_trainer_learns_and_resumes_exactly) {
 }
 END_TEST
 
+// TAVCE's "covariance" cosine is the squared cosine of the two changes:
+// cos(vec(d_a d_a^T / 2), vec(d_v d_v^T / 2)) = cos^2(d_a, d_v).
+START_TEST(test_squared_cosine_is_covariance_cosine) {
+  at::manual_seed(5);
+  const at::Tensor a = at::randn({6, 16}, at::kDouble), v = at::randn({6, 16}, at::kDouble);
+  const at::Tensor got = lite::squared_cosine(a, v), signed_cos = lite::cosine(a, v);
+  for (int64_t i = 0; i < 6; ++i) {
+    const at::Tensor ca = 0.5 * at::outer(a[i], a[i]), cv = 0.5 * at::outer(v[i], v[i]);
+    const double want = (ca * cv).sum().item<double>() / (ca.norm().item<double>() * cv.norm().item<double>());
+    ck_assert_msg(std::abs(got[i].item<double>() - want) < 1e-9, "row %lld: %g vs %g", static_cast<long long>(i),
+                  got[i].item<double>(), want);
+    const double dot = (a[i] * v[i]).sum().item<double>();
+    const double c = dot / (a[i].norm().item<double>() * v[i].norm().item<double>());
+    ck_assert(std::abs(signed_cos[i].item<double>() - c) < 1e-9);
+  }
+  // A zero change (a frame pair that does not move) compares as 0, not NaN.
+  ck_assert(lite::squared_cosine(at::zeros({1, 4}), at::ones({1, 4})).item<double>() == 0.0);
+}
+END_TEST
+
+train::LiteTrainConfig tiny_lite_config() {
+  train::LiteTrainConfig cfg;
+  cfg.components = 2;
+  cfg.net.channels = 8, cfg.net.embed = 16, cfg.net.outputs = 2;
+  cfg.steps = 60, cfg.segments = 4, cfg.segment_frames = 16, cfg.warmup_steps = 5, cfg.lr = 3e-3;
+  return cfg;
+}
+
+train::TavcTrainConfig tiny_tavc_config() {
+  train::TavcTrainConfig cfg;
+  cfg.net.channels = 8, cfg.net.hidden = 16, cfg.net.dim = 8, cfg.net.components = 2, cfg.net.similarity = "cos";
+  cfg.steps = 150, cfg.batch = 64, cfg.lr = 3e-3;
+  return cfg;
+}
+
+// On clips whose mouth opens with the loudness, TAVC learns that aligned
+// changes agree and changes 5-15 frames away do not; resume is exact.
+START_TEST(test_tavc_learns_and_resumes_exactly) {
+  runtime::configure_threads(1);
+  const auto clips = synthetic_clips();
+  const train::LiteTrainData data = train::prepare_lite_data(clips, tiny_lite_config());
+  const train::TavcTrainConfig cfg = tiny_tavc_config();
+  at::manual_seed(4);
+  lite::TavcNet a(cfg.net);
+  train::TavcTrainer full(cfg, data, a);
+  full.run(cfg.steps, 50, {});
+  const train::TavcScores s = full.evaluate(data.clips);
+  ck_assert_msg(s.pairs > 300, "%lld pairs", static_cast<long long>(s.pairs));
+  ck_assert_msg(s.positive > 0.5 && s.positive > s.negative_shift + 0.4 && s.positive > s.negative_far + 0.2,
+                "positive %g, far %g, shifted %g", s.positive, s.negative_far, s.negative_shift);
+
+  const std::string dir = temp_dir("tavc");
+  at::manual_seed(4);
+  lite::TavcNet b(cfg.net);
+  {
+    train::TavcTrainer first(cfg, data, b);
+    first.run(70, 50, {});
+    first.save_checkpoint(dir + "/ckpt.safetensors");
+  }
+  at::manual_seed(77);
+  lite::TavcNet c(cfg.net);
+  train::TavcTrainer resumed(cfg, data, c);
+  resumed.load_checkpoint(dir + "/ckpt.safetensors");
+  resumed.run(cfg.steps, 50, {});
+  const auto x = nn::state_dict(*a), y = nn::state_dict(*c);
+  for (const auto& [k, v] : x) ck_assert_msg(at::equal(v, y.at(k)), "%s differs after resume", k.c_str());
+
+  // The saved model carries its motion space; other files are refused.
+  lite::save_tavc(dir + "/tavc.safetensors", {c, *data.space, {{"test", true}}});
+  const lite::TavcModel back = lite::load_tavc(dir + "/tavc.safetensors");
+  ck_assert(back.net->cfg.similarity == "cos");
+  ck_assert(back.space.basis.size() == data.space->basis.size());
+  for (size_t i = 0; i < back.space.basis.size(); ++i)  // stored as float32
+    ck_assert(std::abs(back.space.basis[i] - data.space->basis[i]) < 1e-6);
+  const auto z = nn::state_dict(*back.net);
+  for (const auto& [k, v] : y) ck_assert_msg(at::equal(v, z.at(k)), "%s differs after save/load", k.c_str());
+  ck_assert_int_eq(0, [&] {
+    try {
+      lite::load_tavc(dir + "/ckpt.safetensors");
+      return 1;
+    } catch (const Error& e) {
+      return std::string(e.what()).find("ckpt.safetensors") != std::string::npos ? 0 : 2;
+    }
+  }());
+  fs::remove_all(dir);
+}
+END_TEST
+
+// CAR: refused without a TAVC net; with one, it raises the alignment of the
+// predicted motion with the audio over the same run without it.
+START_TEST(test_car_raises_alignment) {
+  runtime::configure_threads(1);
+  const auto clips = synthetic_clips();
+  train::LiteTrainConfig cfg = tiny_lite_config();
+  const train::LiteTrainData data = train::prepare_lite_data(clips, cfg);
+  const train::TavcTrainConfig tcfg = tiny_tavc_config();
+  at::manual_seed(4);
+  lite::TavcNet tavc(tcfg.net);
+  train::TavcTrainer(tcfg, data, tavc).run(tcfg.steps, 50, {});
+
+  cfg.car_weight = 1.0;
+  ck_assert_int_eq(0, [&] {
+    try {
+      train::LiteTrainer t(cfg, data, lite::AudioNet(cfg.net));
+      return 1;
+    } catch (const Error&) {
+      return 0;
+    }
+  }());
+  auto alignment_after = [&](double weight) {
+    train::LiteTrainConfig c = cfg;
+    c.car_weight = weight, c.steps = 30;
+    at::manual_seed(2);
+    train::LiteTrainer t(c, data, lite::AudioNet(c.net), tavc);
+    t.run(c.steps, 10, {});
+    return t.evaluate(data.clips).tavc;
+  };
+  const double without = alignment_after(0.0), with = alignment_after(2.0);
+  ck_assert_msg(with > without, "alignment with CAR %g, without %g", with, without);
+}
+END_TEST
+
+// A clip measured with the audio leading by d frames trains frame t on the
+// mel window of frame t - d; an unconfident measurement is ignored.
+START_TEST(test_sync_offset_moves_windows) {
+  auto clips = synthetic_clips();
+  clips.resize(1);
+  const train::LiteTrainConfig cfg = tiny_lite_config();
+  const train::LiteTrainData plain = train::prepare_lite_data(clips, cfg);
+  clips[0].extra["av_offset_frames"] = "2";
+  clips[0].extra["av_lse_c"] = "8.5";
+  const train::LiteTrainData moved = train::prepare_lite_data(clips, cfg, plain.space);
+  ck_assert_int_eq(static_cast<int>(moved.clips[0].av_offset), 2);
+  for (int64_t t = 2; t < moved.clips[0].frames(); ++t)
+    ck_assert_msg(at::equal(moved.clips[0].windows[t], plain.clips[0].windows[t - 2]), "frame %lld",
+                  static_cast<long long>(t));
+  clips[0].extra["av_lse_c"] = "1.0";  // below sync_min_lse_c
+  ck_assert_int_eq(static_cast<int>(train::prepare_lite_data(clips, cfg, plain.space).clips[0].av_offset), 0);
+  clips[0].extra["av_lse_c"] = "high";
+  ck_assert_int_eq(0, [&] {
+    try {
+      train::prepare_lite_data(clips, cfg, plain.space);
+      return 1;
+    } catch (const Error&) {
+      return 0;
+    }
+  }());
+}
+END_TEST
+
 START_TEST(test_sessions_run_lite_bundle) {
   // The shipped bundle through the same sessions the elements drive.
   const std::string bundle_dir = std::string(TAVCE_SOURCE_MODELS) + "/tavce-lite";
@@ -388,6 +541,10 @@ int main() {
   (void)test_mesh_never_folds_in_trained_range;
   tcase_add_test(tc, test_stream_equals_offline);
   tcase_add_test(tc, test_trainer_learns_and_resumes_exactly);
+  tcase_add_test(tc, test_squared_cosine_is_covariance_cosine);
+  tcase_add_test(tc, test_tavc_learns_and_resumes_exactly);
+  tcase_add_test(tc, test_car_raises_alignment);
+  tcase_add_test(tc, test_sync_offset_moves_windows);
   tcase_add_test(tc, test_sessions_run_lite_bundle);
   suite_add_tcase(s, tc);
   SRunner* r = srunner_create(s);
