@@ -10,6 +10,7 @@ namespace tavce::bench {
 nlohmann::json bench_mel(const tools::Args& args);
 nlohmann::json bench_render(const tools::Args& args);
 nlohmann::json bench_pipeline(const tools::Args& args);
+nlohmann::json bench_lite(const tools::Args& args);
 
 // Peak resident set size of this process, in MiB.
 double peak_rss_mib();

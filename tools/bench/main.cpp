@@ -7,6 +7,10 @@
 //          whole render path (source preparation once, mel + audio2coeff on A frames of audio,
 //          renderer on F frames after a warm-up batch)
 //          through the element sessions, random full-size bundle in a temporary directory
+//   lite [--model tavce-lite] [--threads 2] [--seconds 20] [--portrait PATH] [--audio WAV|synthetic]
+//        [--preprocess crop|full]
+//          the lite family's render path (sessions start, source preparation, mel, audio network,
+//          renderer per frame) on real speech and a real portrait, and the bundle's size
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -32,9 +36,10 @@ int main(int argc, char** argv) {
         {"mel", &bench::bench_mel},
         {"render", &bench::bench_render},
         {"pipeline", &bench::bench_pipeline},
+        {"lite", &bench::bench_lite},
     };
     if (args.positional.empty() || !commands.count(args.positional[0])) {
-      std::fprintf(stderr, "usage: tavce-bench {mel|render|pipeline} [options]\n");
+      std::fprintf(stderr, "usage: tavce-bench {mel|render|pipeline|lite} [options]\n");
       return 2;
     }
     nlohmann::json result = commands.at(args.positional[0])(args);

@@ -27,6 +27,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "bench/bench.h"
+#include "bench/bench_inputs.h"
 #include "tavce/audio/mel_spectrogram.h"
 #include "tavce/error.h"
 #include "tavce/face/align_face.h"
@@ -61,10 +62,6 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
-
-constexpr const char* kDefaultPortraits[] = {"/usr/lib/python3/dist-packages/imageio/resources/images/astronaut.png",
-                                             "/work/shared/data/image/people_0.png"};
-constexpr const char* kDefaultAudio = "/work/shared/data/audio/news_eng_60s.wav";
 
 // A temporary directory removed with everything in it when it goes out of scope.
 struct TempDir {
@@ -136,50 +133,6 @@ void write_random_bundle(const std::string& dir, int64_t size) {
   models::write_bundle(dir, b);
 }
 
-// 16 kHz mono 16-bit PCM WAV (several channels are averaged), as floats.
-std::vector<float> read_wav16k(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open the audio file '" + path + "'");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto u32 = [&](size_t at) {
-    uint32_t v = 0;
-    for (int k = 3; k >= 0; --k) v = (v << 8) | static_cast<uint8_t>(bytes[at + k]);
-    return v;
-  };
-  auto u16 = [&](size_t at) { return static_cast<uint16_t>(static_cast<uint8_t>(bytes[at]) | (static_cast<uint8_t>(bytes[at + 1]) << 8)); };
-  if (bytes.size() < 12 || std::memcmp(bytes.data(), "RIFF", 4) != 0 || std::memcmp(bytes.data() + 8, "WAVE", 4) != 0)
-    throw Error("'" + path + "' is not a RIFF/WAVE file");
-  int channels = 0, bits = 0, format = 0;
-  uint32_t rate = 0;
-  for (size_t at = 12; at + 8 <= bytes.size();) {
-    const std::string id(bytes.data() + at, 4);
-    const uint32_t len = u32(at + 4);
-    const size_t body = at + 8;
-    if (id == "fmt " && body + 16 <= bytes.size()) {
-      format = u16(body);
-      channels = u16(body + 2);
-      rate = u32(body + 4);
-      bits = u16(body + 14);
-    } else if (id == "data") {
-      if (format != 1 || bits != 16 || channels < 1)
-        throw Error("'" + path + "': only 16-bit PCM WAV is supported here (format " + std::to_string(format) +
-                    ", " + std::to_string(bits) + " bits)");
-      if (rate != 16000)
-        throw Error("'" + path + "' is sampled at " + std::to_string(rate) + " Hz; the bench needs 16 kHz");
-      const size_t n = std::min<size_t>(len, bytes.size() - body) / (2 * channels);
-      std::vector<float> out(n);
-      for (size_t i = 0; i < n; ++i) {
-        double s = 0;
-        for (int c = 0; c < channels; ++c) s += static_cast<int16_t>(u16(body + 2 * (i * channels + c)));
-        out[i] = static_cast<float>(s / channels / 32768.0);
-      }
-      return out;
-    }
-    at = body + len + (len & 1);
-  }
-  throw Error("'" + path + "' has no data chunk");
-}
-
 }  // namespace
 
 nlohmann::json bench_pipeline(const tools::Args& args) {
@@ -193,15 +146,7 @@ nlohmann::json bench_pipeline(const tools::Args& args) {
   // 32-frame chunks, so a clip of a few frames would time mostly the tail
   // chunk. The renderer needs 13 rows of look-ahead past its last frame.
   const int audio_frames = std::max(args.get_int("audio-frames", 250), frames + batch + 14);
-  std::string portrait = args.get("portrait", "");
-  if (portrait.empty()) {
-    for (const char* p : kDefaultPortraits)
-      if (fs::is_regular_file(p)) {
-        portrait = p;
-        break;
-      }
-    if (portrait.empty()) throw Error("no default portrait found: give --portrait PATH");
-  }
+  const std::string portrait = bench_portrait(args);
 
   nlohmann::json result = {{"bench", "pipeline"}, {"model", "sadtalker (random weights, full size)"},
                            {"size", size},        {"batch", batch},
@@ -211,30 +156,9 @@ nlohmann::json bench_pipeline(const tools::Args& args) {
 
   // The audio: A video frames = A * 640 samples at 16 kHz.
   const size_t samples = static_cast<size_t>(audio_frames) * 640;
-  std::vector<float> audio;
-  std::string audio_from = args.get("audio", "");
-  const bool synthetic = audio_from == "synthetic";
-  if (audio_from.empty() && fs::is_regular_file(kDefaultAudio)) audio_from = kDefaultAudio;
-  if (!audio_from.empty() && !synthetic) {
-    audio = read_wav16k(audio_from);
-    if (audio.size() < samples)
-      throw Error("'" + audio_from + "' holds " + std::to_string(audio.size()) + " samples; " +
-                  std::to_string(audio_frames) + " frames need " + std::to_string(samples));
-    audio.resize(samples);
-    result["audio"] = audio_from;
-  } else {
-    // Synthetic: a 140 Hz pulse-like tone with 4 Hz syllable envelope plus noise.
-    std::mt19937 rng(1);
-    std::normal_distribution<float> noise(0.0f, 0.02f);
-    audio.resize(samples);
-    for (size_t i = 0; i < samples; ++i) {
-      const double t = double(i) / 16000.0;
-      const double env = 0.5 * (1 - std::cos(2 * M_PI * 4 * t));
-      audio[i] = static_cast<float>(0.2 * env * std::sin(2 * M_PI * 140 * t) * (1 + 0.5 * std::sin(2 * M_PI * 420 * t))) +
-                 noise(rng);
-    }
-    result["audio"] = synthetic ? "synthetic (--audio synthetic)" : "synthetic (no speech file found; give --audio PATH)";
-  }
+  const BenchAudio input = bench_audio(args, samples);
+  const std::vector<float>& audio = input.samples;
+  result["audio"] = input.source;
 
   TempDir tmp;
   auto t0 = Clock::now();
