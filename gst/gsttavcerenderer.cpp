@@ -471,14 +471,12 @@ gboolean gst_tavce_renderer_sink_event(GstAggregator* agg, GstAggregatorPad* pad
     tavce::gst::CoeffCapsInfo info;
     std::string why;
     bool ok = tavce::gst::coeff_caps_to_info(caps, &info, &why);
-    if (ok && st.session && info.dims != st.session->coeff_dims()) {
+    // The space first: a stream of another model family differs in both, and the space says why.
+    if (ok && st.session && (info.space != st.session->coeff_space() || info.dims != st.session->coeff_dims())) {
       ok = false;
-      why = "the stream has " + std::to_string(info.dims) + " coefficients per frame but the model takes " +
-            std::to_string(st.session->coeff_dims());
-    } else if (ok && st.session && info.space != st.session->coeff_space()) {
-      ok = false;
-      why = "the stream's coefficient space is '" + info.space + "' but the model's is '" +
-            st.session->coeff_space() + "'";
+      why = "the stream carries '" + info.space + "' coefficients (" + std::to_string(info.dims) +
+            " per frame) but the model takes '" + st.session->coeff_space() + "' (" +
+            std::to_string(st.session->coeff_dims()) + " per frame)";
     }
     if (!ok) {
       gchar* s = gst_caps_to_string(caps);

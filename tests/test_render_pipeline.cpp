@@ -7,7 +7,8 @@
 //    drives tavcerenderer to the reference's frames (../shared/golden/animation);
 //  - pipelines/demo.sh (the main job, default lite bundle): frames = audio x 25
 //    +-1, and the mouth on the decoded frames follows the speech's loudness;
-//    with silence the mouth keeps the portrait's shape and the eyes blink.
+//    with silence the mouth keeps the portrait's shape and the eyes blink;
+//  - a lite stream offered to a SadTalker bundle is refused, naming both spaces.
 // The models are bundles made of the golden test weights (random networks
 // with the reference architectures).
 
@@ -404,6 +405,39 @@ GST_START_TEST(test_silence_keeps_mouth_closed) {
 }
 GST_END_TEST;
 
+// A lite coefficient stream offered to a SadTalker renderer bundle fails
+// negotiation with an error that names both coefficient spaces.
+GST_START_TEST(test_family_mismatch_refused) {
+  const Inputs in = golden_inputs();
+  const std::string bundle = tavce::testing::make_golden_renderer_bundle();
+  const std::string desc =
+      "audiotestsrc num-buffers=20 samplesperbuffer=1600 ! audio/x-raw,rate=16000,channels=1 ! tavcemelspec "
+      "! tavceaudio2coeff model=tavce-lite ! tavcerenderer preprocess=resize model=" + bundle +
+      " source-image=" + in.portrait + " source-coeffs=" + in.coeffs + " ! fakesink";
+  GError* error = nullptr;
+  GstElement* p = gst_parse_launch(desc.c_str(), &error);
+  fail_unless(p != nullptr, "%s", error ? error->message : "");
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(p);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  fail_unless(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR, "a lite stream into a SadTalker bundle did not fail");
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(msg, &err, &debug);
+  const std::string text = std::string(err->message) + "\n" + (debug ? debug : "");
+  fail_unless(text.find("lite-v1") != std::string::npos && text.find("bfm-exp64-pose6") != std::string::npos,
+              "the error does not name both spaces: %s", text.c_str());
+  g_error_free(err);
+  g_free(debug);
+  gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+  tavce::testing::remove_bundle_dir(bundle);
+  fs::remove_all(in.tmp);
+}
+GST_END_TEST;
+
 static Suite* render_pipeline_suite() {
   Suite* s = suite_create("render-pipeline");
   TCase* tc = tcase_create("general");
@@ -412,6 +446,7 @@ static Suite* render_pipeline_suite() {
   tcase_add_test(tc, test_replay_recipe_reference_frames);
   tcase_add_test(tc, test_render_script_mp4);
   tcase_add_test(tc, test_demo_mp4_talks);
+  tcase_add_test(tc, test_family_mismatch_refused);
   tcase_add_test(tc, test_silence_keeps_mouth_closed);
   return s;
 }
