@@ -16,19 +16,41 @@ constexpr int kRingPoints = 20;
 
 bool is_inner_lip(int v) { return v >= 60 && v <= 67; }
 
-// The portrait's landmarks with the inner lips pulled apart to at least a
-// small gap (inside the lips' own thickness), for the triangulation only.
-Points opened_for_topology(const Points& landmarks, const Similarity& to_canonical) {
-  Points c = transform(landmarks, to_canonical);
-  const double gap = inner_lip_gap(c);
-  const double upper = std::abs(c[62].y - c[51].y), lower = std::abs(c[57].y - c[66].y);
-  const double target = 0.12;
-  if (gap < target) {
-    const double d = std::min((target - gap) / 2, 0.45 * std::max(1e-3, std::min(upper, lower)));
-    for (int i : {61, 62, 63}) c[i].y -= d;
-    for (int i : {65, 66, 67}) c[i].y += d;
-  }
-  return transform(c, to_canonical.inverse());
+// The lips' own triangles, the same for every face: the upper lip band
+// between the outer (48..54) and inner (60..64) upper contours, the lower lip
+// band (54..59, 48 and 64..67, 60), and the mouth interior inside the inner
+// contour. Fixed rather than Delaunay: no triangle ever joins the upper lip to
+// the lower one, however the landmarks of a closed mouth lie.
+constexpr std::array<std::array<int, 3>, 26> kLipTriangles = {{
+    {48, 49, 60}, {49, 61, 60}, {49, 50, 61}, {50, 62, 61}, {50, 51, 62}, {51, 52, 62}, {52, 63, 62},
+    {52, 53, 63}, {53, 64, 63}, {53, 54, 64},  // upper lip
+    {54, 55, 64}, {55, 65, 64}, {55, 56, 65}, {56, 66, 65}, {56, 57, 66}, {57, 58, 66}, {58, 67, 66},
+    {58, 59, 67}, {59, 60, 67}, {59, 48, 60},  // lower lip
+    {60, 61, 67}, {61, 66, 67}, {61, 62, 66}, {62, 63, 66}, {63, 65, 66}, {63, 64, 65},  // interior
+}};
+
+double cross(const cv::Point2d& o, const cv::Point2d& a, const cv::Point2d& b) {
+  return (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x);
+}
+
+// Whether segments pq and rs cross at a point inside both (touching ends do not count).
+bool segments_cross(const cv::Point2d& p, const cv::Point2d& q, const cv::Point2d& r, const cv::Point2d& s) {
+  const double d1 = cross(p, q, r), d2 = cross(p, q, s), d3 = cross(r, s, p), d4 = cross(r, s, q);
+  return ((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0));
+}
+
+// Whether a triangle of the rest of the face overlaps the lips: its centre
+// inside the outer lip contour, or one of its edges crossing the contour.
+bool overlaps_lips(const Points& p, const std::array<int, 3>& v, const std::vector<cv::Point2f>& contour) {
+  const cv::Point2d c = (p[v[0]] + p[v[1]] + p[v[2]]) / 3.0;
+  if (cv::pointPolygonTest(contour, cv::Point2f(static_cast<float>(c.x), static_cast<float>(c.y)), false) > 0)
+    return true;
+  for (int e = 0; e < 3; ++e)
+    for (size_t k = 0; k < contour.size(); ++k) {
+      const cv::Point2d r = contour[k], s2 = contour[(k + 1) % contour.size()];
+      if (segments_cross(p[v[e]], p[v[(e + 1) % 3]], r, s2)) return true;
+    }
+  return false;
 }
 
 }  // namespace
@@ -69,8 +91,7 @@ FaceMesh build_face_mesh(const Points& landmarks, const Similarity& to_canonical
   mesh.region = region;
 
   mesh.vertices = landmarks;
-  const Points topo_landmarks = opened_for_topology(landmarks, to_canonical);
-  Points topo = topo_landmarks;
+  Points& topo = mesh.vertices;
   auto too_close = [&](const cv::Point2d& p) {
     for (const auto& q : topo)
       if (cv::norm(p - q) < 2.0) return true;
@@ -84,7 +105,6 @@ FaceMesh build_face_mesh(const Points& landmarks, const Similarity& to_canonical
   for (const auto& p : ring) {
     if (!inside(p, 3.0) || too_close(p)) continue;
     mesh.vertices.push_back(p);
-    topo.push_back(p);
   }
   mesh.border_begin = static_cast<int>(mesh.vertices.size());
   for (int k = 0; k < 4; ++k) {  // 4 points per side, corners included once
@@ -93,12 +113,12 @@ FaceMesh build_face_mesh(const Points& landmarks, const Similarity& to_canonical
                                  cv::Point2d(rx1 - f * (rx1 - rx0), ry1), cv::Point2d(rx0, ry1 - f * (ry1 - ry0))}) {
       if (too_close(p)) continue;
       mesh.vertices.push_back(p);
-      topo.push_back(p);
     }
   }
 
-  // Delaunay over everything (landmarks may lie outside the region when the
-  // face touches the picture's edge: the subdivision's box holds them all).
+  // Delaunay over everything but the inner lips (landmarks may lie outside
+  // the region when the face touches the picture's edge: the subdivision's
+  // box holds them all); the lips get their fixed triangles afterwards.
   double bx0 = 1e18, by0 = 1e18, bx1 = -1e18, by1 = -1e18;
   for (const auto& p : topo) {
     bx0 = std::min(bx0, p.x), by0 = std::min(by0, p.y);
@@ -109,6 +129,7 @@ FaceMesh build_face_mesh(const Points& landmarks, const Similarity& to_canonical
   cv::Subdiv2D subdiv(bounds);
   std::map<std::pair<float, float>, int> index;
   for (size_t i = 0; i < topo.size(); ++i) {
+    if (is_inner_lip(static_cast<int>(i))) continue;
     const cv::Point2f p(static_cast<float>(topo[i].x), static_cast<float>(topo[i].y));
     if (index.count({p.x, p.y})) continue;  // a duplicate landmark: the first one is meshed
     index[{p.x, p.y}] = static_cast<int>(i);
@@ -116,6 +137,17 @@ FaceMesh build_face_mesh(const Points& landmarks, const Similarity& to_canonical
   }
   std::vector<cv::Vec6f> tris;
   subdiv.getTriangleList(tris);
+  std::vector<cv::Point2f> contour;  // the outer lip contour, 48..59
+  for (int i = 48; i < 60; ++i) contour.emplace_back(static_cast<float>(topo[i].x), static_cast<float>(topo[i].y));
+  // Counter-clockwise in the portrait, so orientation tests compare like with
+  // like; a lip triangle that is flat in the portrait (closed lips) keeps
+  // the fixed order.
+  auto add = [&](std::array<int, 3> v, bool interior) {
+    const double area2 = cross(topo[v[0]], topo[v[1]], topo[v[2]]);
+    if (area2 < 0) std::swap(v[1], v[2]);
+    mesh.triangles.push_back(v);
+    mesh.interior.push_back(interior ? 1 : 0);
+  };
   for (const auto& t : tris) {
     std::array<int, 3> v{};
     bool ok = true;
@@ -127,16 +159,10 @@ FaceMesh build_face_mesh(const Points& landmarks, const Similarity& to_canonical
       }
       v[k] = it->second;
     }
-    if (!ok) continue;
-    // Counter-clockwise in the (opened) topology points, so orientation tests
-    // compare like with like.
-    const cv::Point2d a = topo[v[0]], b = topo[v[1]], c = topo[v[2]];
-    const double area2 = (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
-    if (std::abs(area2) < 1e-9) continue;
-    if (area2 < 0) std::swap(v[1], v[2]);
-    mesh.triangles.push_back(v);
-    mesh.interior.push_back(is_inner_lip(v[0]) && is_inner_lip(v[1]) && is_inner_lip(v[2]) ? 1 : 0);
+    if (!ok || overlaps_lips(topo, v, contour)) continue;
+    add(v, false);
   }
+  for (const auto& v : kLipTriangles) add(v, is_inner_lip(v[0]) && is_inner_lip(v[1]) && is_inner_lip(v[2]));
   if (mesh.triangles.empty()) throw Error("face mesh: triangulation produced no triangles");
   return mesh;
 }

@@ -3,11 +3,12 @@
 // anchors on the border of the region being warped, which never move (so the
 // picture outside it stays exactly as it was).
 //
-// The topology is a Delaunay triangulation of the portrait's points with the
-// inner lips pulled apart first, so that no triangle joins the upper lip to
-// the lower one: the mesh is cut along the inner lip line. The triangles
-// between the inner lip points (60..67) are the mouth interior; when the
-// mouth opens they grow and the renderer paints the inside of the mouth
+// The topology: the lips have fixed triangles (upper lip band, lower lip
+// band, mouth interior between the inner lip points 60..67), so no triangle
+// joins the upper lip to the lower one: the mesh is cut along the inner lip
+// line. The rest is a Delaunay triangulation of the other points, without the
+// triangles that overlap the outer lip contour. When the mouth opens the
+// interior triangles grow and the renderer paints the inside of the mouth
 // there, instead of stretching lip pixels over the hole.
 //
 // Warping is backward: each destination pixel of a triangle reads the source
