@@ -23,11 +23,13 @@
 #include <deque>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "tavce/pipeline/syncscore_session.h"
+#include "tavcefacemeta.h"
 #include "tavcesyncmeta.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_tavce_sync_score_debug);
@@ -395,7 +397,14 @@ void push_frame(GstTavceSyncScore* self, GstBuffer* buf) {
   v.g = static_cast<int>(GST_VIDEO_FRAME_COMP_POFFSET(&frame, GST_VIDEO_COMP_G));
   v.b = static_cast<int>(GST_VIDEO_FRAME_COMP_POFFSET(&frame, GST_VIDEO_COMP_B));
   try {
-    const bool face = st.session->push_frame(v);
+    // With tavcefacetrack upstream the frame's face box is already known (the
+    // same dlib HOG boxes, detected every few frames and moved with the
+    // landmarks): crop from it instead of detecting once more per frame.
+    const GstTavceFaceMeta* known = gst_tavce_face_meta_get(buf);
+    std::optional<tavce::pipeline::SyncFaceBox> box;
+    if (known && known->found) box = tavce::pipeline::SyncFaceBox{known->box_x0, known->box_y0, known->box_x1,
+                                                                  known->box_y1};
+    const bool face = known ? st.session->push_frame_known(v, box) : st.session->push_frame(v);
     if (!face) GST_LOG_OBJECT(self, "no face in frame at %" GST_TIME_FORMAT, GST_TIME_ARGS(GST_BUFFER_PTS(buf)));
   } catch (...) {
     gst_video_frame_unmap(&frame);

@@ -5,6 +5,8 @@
 #include <gst/gst.h>
 
 #include "gsttavceaudio2coeff.h"
+#include "gsttavcedatasetsink.h"
+#include "gsttavcefacetrack.h"
 #include "gsttavcemelspec.h"
 #include "gsttavcerenderer.h"
 #include "gsttavcesyncscore.h"
@@ -23,6 +25,8 @@ const ElementEntry kElements[] = {
     {"tavceaudio2coeff", GST_RANK_NONE, gst_tavce_audio2coeff_get_type},
     {"tavcerenderer", GST_RANK_NONE, gst_tavce_renderer_get_type},
     {"tavcesyncscore", GST_RANK_NONE, gst_tavce_sync_score_get_type},
+    {"tavcefacetrack", GST_RANK_NONE, gst_tavce_face_track_get_type},
+    {"tavcedatasetsink", GST_RANK_NONE, gst_tavce_dataset_sink_get_type},
 };
 
 gboolean plugin_init(GstPlugin* plugin) {

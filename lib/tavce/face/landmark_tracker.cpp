@@ -24,10 +24,12 @@ void LandmarkTracker::reset() {
   box_.reset();
   centroid_.reset();
   last_detection_ = -1;
+  last_box_.reset();
 }
 
 std::optional<Landmarks> LandmarkTracker::push(const cv::Mat& rgb) {
   const int64_t t = frame_++;
+  last_box_.reset();
   const bool due = !box_ || (t - last_detection_) >= redetect_every_;
   if (due) {
     auto faces = detector_->detect(rgb);
@@ -36,6 +38,7 @@ std::optional<Landmarks> LandmarkTracker::push(const cv::Mat& rgb) {
       last_detection_ = t;
       box_centroid_ = centroid(faces.front().points);
       centroid_ = box_centroid_;
+      last_box_ = box_;
       return std::move(faces.front().points);
     }
     if (!box_ || t - last_detection_ > max_held_frames_) {
@@ -53,6 +56,7 @@ std::optional<Landmarks> LandmarkTracker::push(const cv::Mat& rgb) {
   }
   Landmarks pts = detector_->fit(rgb, box);
   centroid_ = centroid(pts);
+  last_box_ = box;
   return pts;
 }
 

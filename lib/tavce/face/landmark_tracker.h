@@ -30,6 +30,11 @@ class LandmarkTracker {
   std::optional<Landmarks> push(const cv::Mat& rgb);
   // Next clip: forget the box.
   void reset();
+  // The face box the last push() fitted its points in: the detector's box, or
+  // between detections that box moved with the face; nullopt when push()
+  // found no face. tavcefacetrack passes it on so that tavcesyncscore crops
+  // from it instead of running the detector again.
+  const std::optional<cv::Rect>& last_box() const { return last_box_; }
 
  private:
   std::shared_ptr<LandmarkDetector> detector_;
@@ -39,6 +44,7 @@ class LandmarkTracker {
   cv::Point2d box_centroid_;              // centroid of the points fitted when the box was detected
   std::optional<cv::Point2d> centroid_;   // centroid of the last fitted points
   int64_t last_detection_ = -1;
+  std::optional<cv::Rect> last_box_;     // the box of the last push()
 };
 
 }  // namespace tavce::face

@@ -18,22 +18,34 @@ namespace {
 // faces stay well above its 80x80 minimum (the reference detects at 1/4 scale).
 constexpr int kDetectMaxSide = 640;
 
+// The frame as packed BGR (for the crop) and, when `rgb` is given, packed RGB
+// (for the detector).
+void unpack(const SyncImageView& v, cv::Mat& bgr, cv::Mat* rgb) {
+  bgr.create(v.height, v.width, CV_8UC3);
+  if (rgb) rgb->create(v.height, v.width, CV_8UC3);
+  for (int y = 0; y < v.height; ++y) {
+    const uint8_t* src = v.data + static_cast<size_t>(y) * v.stride;
+    uint8_t* pbgr = bgr.ptr<uint8_t>(y);
+    uint8_t* prgb = rgb ? rgb->ptr<uint8_t>(y) : nullptr;
+    for (int x = 0; x < v.width; ++x) {
+      const uint8_t* p = src + static_cast<size_t>(x) * v.pixel_stride;
+      pbgr[3 * x + 2] = p[v.r];
+      pbgr[3 * x + 1] = p[v.g];
+      pbgr[3 * x] = p[v.b];
+      if (prgb) {
+        prgb[3 * x] = p[v.r];
+        prgb[3 * x + 1] = p[v.g];
+        prgb[3 * x + 2] = p[v.b];
+      }
+    }
+  }
+}
+
 // Converts the frame to packed BGR (kept in `bgr` for the crop) and finds the
 // largest face on a copy no larger than kDetectMaxSide.
 std::optional<SyncFaceBox> detect_largest(face::LandmarkDetector& detector, const SyncImageView& v, cv::Mat& bgr) {
-  cv::Mat rgb(v.height, v.width, CV_8UC3);
-  bgr.create(v.height, v.width, CV_8UC3);
-  for (int y = 0; y < v.height; ++y) {
-    const uint8_t* src = v.data + static_cast<size_t>(y) * v.stride;
-    uint8_t* prgb = rgb.ptr<uint8_t>(y);
-    uint8_t* pbgr = bgr.ptr<uint8_t>(y);
-    for (int x = 0; x < v.width; ++x) {
-      const uint8_t* p = src + static_cast<size_t>(x) * v.pixel_stride;
-      prgb[3 * x] = pbgr[3 * x + 2] = p[v.r];
-      prgb[3 * x + 1] = pbgr[3 * x + 1] = p[v.g];
-      prgb[3 * x + 2] = pbgr[3 * x] = p[v.b];
-    }
-  }
+  cv::Mat rgb;
+  unpack(v, bgr, &rgb);
   double scale = 1.0;
   cv::Mat small = rgb;
   const int side = std::max(v.width, v.height);
@@ -90,9 +102,20 @@ SyncFaceTracker::SyncFaceTracker(const std::string& predictor_path, int max_held
 
 SyncFaceTracker::Frame SyncFaceTracker::push(const SyncImageView& frame) {
   if (!frame.data || frame.width <= 0 || frame.height <= 0) throw Error("sync score: empty video frame");
-  Frame out;
   cv::Mat bgr;
   const std::optional<SyncFaceBox> found = detect_largest(*detector_, frame, bgr);
+  return take(bgr, found);
+}
+
+SyncFaceTracker::Frame SyncFaceTracker::push_known(const SyncImageView& frame, const std::optional<SyncFaceBox>& box) {
+  if (!frame.data || frame.width <= 0 || frame.height <= 0) throw Error("sync score: empty video frame");
+  cv::Mat bgr;
+  unpack(frame, bgr, nullptr);
+  return take(bgr, box);
+}
+
+SyncFaceTracker::Frame SyncFaceTracker::take(const cv::Mat& bgr, const std::optional<SyncFaceBox>& found) {
+  Frame out;
   if (found) {
     last_box_ = found;
     frames_since_box_ = 0;

@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+namespace cv {
+class Mat;
+}
 namespace tavce::face {
 class LandmarkDetector;
 }
@@ -52,10 +55,17 @@ class SyncFaceTracker {
     std::vector<uint8_t> crop;  // 224x224 packed BGR; empty when there is no box at all
   };
   Frame push(const SyncImageView& frame);
+  // The same for a frame whose face box an upstream tracker already found
+  // (tavcefacetrack's dlib HOG box): no detection here. nullopt means that
+  // tracker saw no face; the last box is then held as in push().
+  Frame push_known(const SyncImageView& frame, const std::optional<SyncFaceBox>& box);
   // Forgets the last box (flush, discontinuity, next clip).
   void reset();
 
  private:
+  // Updates the held box with this frame's detection (or its absence) and crops.
+  Frame take(const cv::Mat& bgr, const std::optional<SyncFaceBox>& found);
+
   std::shared_ptr<face::LandmarkDetector> detector_;
   int max_held_frames_;
   std::optional<SyncFaceBox> last_box_;

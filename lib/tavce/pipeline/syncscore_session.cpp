@@ -61,6 +61,14 @@ bool SyncScoreSession::push_frame(const SyncImageView& frame) {
   return f.detected;
 }
 
+bool SyncScoreSession::push_frame_known(const SyncImageView& frame, const std::optional<SyncFaceBox>& box) {
+  Impl& m = *impl_;
+  SyncFaceTracker::Frame f = m.tracker->push_known(frame, box);
+  if (f.detected) m.detected++;
+  m.crops.push_back(std::move(f.crop));
+  return f.detected;
+}
+
 int64_t SyncScoreSession::frames() const { return static_cast<int64_t>(impl_->crops.size()); }
 
 SyncWindowResult SyncScoreSession::score(const float* audio, size_t samples, int64_t min_frames) {

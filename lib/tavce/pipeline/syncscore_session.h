@@ -73,6 +73,9 @@ class SyncScoreSession {
   // Detects the face of one frame and keeps its crop. Returns whether a face
   // was detected (a held box from an earlier frame does not count).
   bool push_frame(const SyncImageView& frame);
+  // The same with the face box an upstream tracker found (nullopt: none in
+  // this frame), without running the detector (SyncFaceTracker::push_known).
+  bool push_frame_known(const SyncImageView& frame, const std::optional<SyncFaceBox>& box);
   int64_t frames() const;
 
   // Scores the frames pushed since the last call with their audio
