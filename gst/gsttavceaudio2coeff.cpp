@@ -723,7 +723,7 @@ static void gst_tavce_audio2coeff_class_init(GstTavceAudio2CoeffClass* klass) {
           TRUE, kPropFlags));
   g_object_class_install_property(gobject_class, PROP_THREADS,
       g_param_spec_uint("threads", "Threads",
-          "CPU threads the networks may use; 0 = the cores this process may run on.", 0, kMaxThreads, 0,
+          "CPU threads the networks may use; 0 = auto: the cores this process may run on (1 for lite bundles, whose networks are too small to gain from threads).", 0, kMaxThreads, 0,
           kPropFlags));
   g_object_class_install_property(gobject_class, PROP_REF_POSE,
       g_param_spec_string("ref-pose", "Reference pose",

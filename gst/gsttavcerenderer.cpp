@@ -789,7 +789,7 @@ static void gst_tavce_renderer_class_init(GstTavceRendererClass* klass) {
           "Keep the portrait's head pose: only the expression follows the audio.", FALSE, kReadyFlags));
   g_object_class_install_property(gobject_class, PROP_THREADS,
       g_param_spec_uint("threads", "Threads",
-          "CPU threads for the networks; 0 uses every core this process may run on.", 0, 1024, 0, kReadyFlags));
+          "CPU threads for the networks; 0 = auto: every core this process may run on (1 for lite bundles, whose networks are too small to gain from threads).", 0, 1024, 0, kReadyFlags));
   const char* kAngleHelp =
       " degrees replacing the head pose the coefficients drive (SadTalker --input_%s). Empty: the pose from "
       "the coefficients. One value: that angle for every frame. A comma-separated list (e.g. \"0,20,-10\") "

@@ -16,7 +16,7 @@
 #include "tavce/pipeline/audio2coeff_session.h"
 #include "tavce/pipeline/model_store.h"
 #include "tavce/pipeline/renderer_session.h"
-#include "tavce/runtime/threads.h"
+#include "tavce/models/bundle.h"
 
 namespace fs = std::filesystem;
 
@@ -33,7 +33,7 @@ double ms_since(Clock::time_point t0) {
 }  // namespace
 
 nlohmann::json bench_lite(const tools::Args& args) {
-  const int threads = runtime::configure_threads(args.get_int("threads", 2));
+  const int requested_threads = args.get_int("threads", 0);  // 0: what the elements pick (session_threads)
   const std::string model = args.get("model", pipeline::kDefaultBundleName);
   const std::string preprocess = args.get("preprocess", "crop");
   const double seconds = args.get_double("seconds", 20.0);
@@ -46,6 +46,7 @@ nlohmann::json bench_lite(const tools::Args& args) {
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) bundle_bytes += e.file_size();
 
+  const int threads = pipeline::session_threads(requested_threads, models::read_bundle(dir));
   nlohmann::json result = {{"bench", "lite"},        {"model", dir},       {"threads", threads},
                            {"preprocess", preprocess}, {"portrait", portrait}, {"audio", input.source},
                            {"audio_seconds", seconds}, {"bundle_bytes", bundle_bytes}};
@@ -55,12 +56,12 @@ nlohmann::json bench_lite(const tools::Args& args) {
   rs.model = model;
   rs.device = "cpu";
   rs.preprocess = preprocess;
-  rs.threads = threads;
+  rs.threads = requested_threads;
   pipeline::RendererSession renderer(rs);
   pipeline::Audio2CoeffSettings as;
   as.model = model;
   as.device = "cpu";
-  as.threads = threads;
+  as.threads = requested_threads;
   pipeline::Audio2CoeffSession a2c(as);
   once["sessions_start_ms"] = ms_since(t0);
   t0 = Clock::now();

@@ -7,7 +7,7 @@
 //          whole render path (source preparation once, mel + audio2coeff on A frames of audio,
 //          renderer on F frames after a warm-up batch)
 //          through the element sessions, random full-size bundle in a temporary directory
-//   lite [--model tavce-lite] [--threads 2] [--seconds 20] [--portrait PATH] [--audio WAV|synthetic]
+//   lite [--model tavce-lite] [--threads N (0: as the elements pick)] [--seconds 20] [--portrait PATH] [--audio WAV|synthetic]
 //        [--preprocess crop|full]
 //          the lite family's render path (sessions start, source preparation, mel, audio network,
 //          renderer per frame) on real speech and a real portrait, and the bundle's size

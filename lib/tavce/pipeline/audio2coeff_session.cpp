@@ -91,8 +91,8 @@ Audio2CoeffSession::Audio2CoeffSession(const Audio2CoeffSettings& settings) : im
   if (settings.pose_style < 0 || settings.pose_style >= coeffs::kNumPoseStyles)
     throw Error("pose-style " + std::to_string(settings.pose_style) + " is out of range 0.." +
                 std::to_string(coeffs::kNumPoseStyles - 1));
-  runtime::configure_threads(settings.threads);
   auto models = LoadedBundle::get(settings.model, audio_device(settings.device).str());
+  runtime::configure_threads(session_threads(settings.threads, models->bundle()));
   if (models->bundle().is_lite()) {
     start_lite(impl_->lite, impl_->info, settings, *models);
     return;

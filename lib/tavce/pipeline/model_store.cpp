@@ -41,6 +41,11 @@ std::vector<std::string> bundle_search_path() {
   return dirs;
 }
 
+int session_threads(int requested, const models::Bundle& bundle) {
+  if (requested > 0) return requested;
+  return bundle.is_lite() ? 1 : 0;  // 0: configure_threads takes the available cores
+}
+
 std::string locate_bundle(const std::string& model) {
   const std::string name = model.empty() ? "default" : model;
   // A path (anything with a separator, or an existing directory) is used as is.

@@ -47,6 +47,13 @@ inline constexpr const char* kDefaultBundleName = "tavce-lite";
 // "default". Throws tavce::Error listing where it looked.
 std::string locate_bundle(const std::string& model);
 
+// The intra-op threads a session uses: `requested` when > 0; for 0 (auto),
+// the cores this process may use, except for lite bundles: their networks
+// are so small that threads only add synchronisation (tavce-bench lite
+// measured 0.07 ms per frame on 1 thread against 0.4-35 ms on 2 threads of
+// a busy 2-core machine), so they run on 1.
+int session_threads(int requested, const models::Bundle& bundle);
+
 // auto | cpu | cuda | cuda:N -> a device this build and machine can use.
 // Throws tavce::Error when CUDA is asked for but not available, saying why.
 c10::Device parse_device(const std::string& spec);

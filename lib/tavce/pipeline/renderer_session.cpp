@@ -16,6 +16,7 @@
 
 #include "tavce/coeffs/camera_pose.h"
 #include "tavce/error.h"
+#include "tavce/face/landmarks.h"
 #include "tavce/face/paste_back.h"
 #include "tavce/face/source.h"
 #include "tavce/families/lite/portrait_animator.h"
@@ -248,6 +249,10 @@ struct RendererSession::LiteImpl {
     options.still = s.still;
     source_options.preprocess = face::parse_preprocess(s.preprocess);
     source_options.size = 256;
+    // dlib's landmark model (about a second to read) is loaded with the
+    // bundle, when the element starts, so that a portrait's preparation costs
+    // only detection and meshing.
+    face::LandmarkDetector::shared();
   }
 
   const lite::LitePortrait& current() const {
@@ -295,9 +300,10 @@ struct RendererSession::LiteImpl {
 RendererSession::RendererSession(const RendererSettings& settings) {
   if (settings.batch_size < 1) throw Error("batch-size must be at least 1");
   if (settings.camera_frames < 0) throw Error("camera-frames must not be negative");
-  runtime::configure_threads(settings.threads);
   // model.json alone says the family (no weights are read for this).
-  if (models::read_bundle(locate_bundle(settings.model)).is_lite()) {
+  const models::Bundle bundle = models::read_bundle(locate_bundle(settings.model));
+  runtime::configure_threads(session_threads(settings.threads, bundle));
+  if (bundle.is_lite()) {
     parse_device(settings.device);  // still refuse a device that cannot exist; lite runs on the CPU
     lite_ = std::make_unique<LiteImpl>(settings, LoadedBundle::get(settings.model, "cpu"));
     return;
