@@ -49,10 +49,14 @@ json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "${s//$'\t
 
 # The documented pipeline (docs/dataset.md): video to 25 fps RGB through the
 # landmark tracker and the sync scorer, audio to 16 kHz mono for both the
-# scorer and the mel front end; the sink writes the clip at EOS.
+# scorer and the mel front end; the sink writes the clip at EOS. videorate
+# does not fill timestamp gaps over 120 ms with frozen frames: the GRID
+# MPEG-1 files jump by 0.2-0.7 s over continuous content (the audio, whose
+# samples tavcemelspec simply concatenates, jumps too).
 extract_clip() {  # VIDEO DEST NAME MANIFEST_ENTRY LOG
   gst-launch-1.0 filesrc location="$1" ! decodebin name=d \
-    d. ! video/x-raw ! queue ! videoconvert ! videorate ! video/x-raw,format=RGB,framerate=25/1 ! \
+    d. ! video/x-raw ! queue ! videoconvert ! videorate max-duplication-time=120000000 ! \
+      video/x-raw,format=RGB,framerate=25/1 ! \
       tavcefacetrack ! s.video \
     d. ! audio/x-raw ! queue ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=16000,channels=1 ! \
       tee name=a \
