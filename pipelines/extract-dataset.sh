@@ -52,9 +52,10 @@ json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "${s//$'\t
 # scorer and the mel front end; the sink writes the clip at EOS. videorate
 # does not fill timestamp gaps over 120 ms with frozen frames: the GRID
 # MPEG-1 files jump by 0.2-0.7 s over continuous content (the audio, whose
-# samples tavcemelspec simply concatenates, jumps too).
+# samples tavcemelspec simply concatenates, jumps too). A clip that hangs
+# (a stream that never ends) is given up after 30 minutes.
 extract_clip() {  # VIDEO DEST NAME MANIFEST_ENTRY LOG
-  gst-launch-1.0 filesrc location="$1" ! decodebin name=d \
+  timeout 1800 gst-launch-1.0 filesrc location="$1" ! decodebin name=d \
     d. ! video/x-raw ! queue ! videoconvert ! videorate max-duplication-time=120000000 ! \
       video/x-raw,format=RGB,framerate=25/1 ! \
       tavcefacetrack ! s.video \
@@ -106,6 +107,7 @@ run_shard() {  # INDEX COUNT: extracts videos i, i+COUNT, ... and writes the sha
     else
       why="$(sed -n "s/.*Skipped clip '[^']*': \(.*\)\. No file was written\..*/\1/p" "$log" | head -1)"
       [[ -n "$why" ]] || why="pipeline failed: $(grep -m1 '^ERROR' "$log" | cut -c1-300 || true)"
+      [[ "$why" != "pipeline failed: " ]] || why="pipeline failed or timed out (30 min) without an error message"
     fi
     reasons+=("$(json_string "$name"):$(json_string "$why")")
     printf '[%s %d/%d] %s: skipped (%s)\n' "$tag" "$seen" "${#mine[@]}" "$name" "$why" >&2
