@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +110,21 @@ int render_table(const Args& args) {
       rows["all"][row["method"]].push_back(row);
     }
   }
+  // Only clips every method scored (a clip whose first frame has no face is not rendered; a run cut short
+  // stops at different clips), so each row's mean is over the same clips.
+  std::map<std::string, std::set<std::string>> methods_of;
+  std::set<std::string> methods;
+  for (const auto& [method, r] : rows["all"])
+    for (const auto& row : r) methods_of[row["clip"].get<std::string>()].insert(method), methods.insert(method);
+  size_t dropped = 0;
+  for (auto& [set, by_method] : rows)
+    for (auto& [method, r] : by_method) {
+      const size_t before = r.size();
+      r.erase(std::remove_if(r.begin(), r.end(),
+                             [&](const json& row) { return methods_of[row["clip"].get<std::string>()] != methods; }),
+              r.end());
+      if (set == "all") dropped += before - r.size();
+    }
   std::vector<std::string> sets;
   for (const auto& s : kSetOrder)
     if (rows.count(s)) sets.push_back(s);
@@ -124,8 +141,11 @@ int render_table(const Args& args) {
   std::vector<std::string> verdicts;
   for (const auto& set : sets) {
     std::map<std::string, std::map<std::string, Stats>> by_method;
+    size_t set_rows = 0;
+    for (const auto& [method, r] : rows[set]) set_rows += r.size();
+    if (set_rows == 0) continue;
     for (const auto& method : kMethodOrder) {
-      if (!rows[set].count(method)) continue;
+      if (!rows[set].count(method) || rows[set][method].empty()) continue;
       const auto& r = rows[set][method];
       std::printf("| %s | %s | %zu |", set.c_str(), method.c_str(), r.size());
       for (const auto& m : kMetrics) {
@@ -148,6 +168,7 @@ int render_table(const Args& args) {
                        "; r(open, real) at lag 0 " + (r_wins ? "lite beats both" : "**lite does not beat both**"));
   }
   std::printf("\n");
+  if (dropped) std::printf("(%zu rows of clips that not every method scored are left out.)\n\n", dropped);
   for (const auto& v : verdicts) std::printf("%s\n", v.c_str());
   return 0;
 }
