@@ -60,6 +60,7 @@ struct GstTavceDatasetSinkState {
   std::vector<lite::SyncWindowScore> windows;       // tavcesyncscore's, in order
   bool sync_meta_seen = false;
   int n_mels = 80;
+  int mel_sample_rate = 16000, mel_hop = 200;  // mel frames per second = sample rate / hop (80)
   float mel_floor = -4.0f;  // the normalised mel of silence
   std::vector<float> mel;
   bool mel_eos = false, finished = false;
@@ -123,14 +124,18 @@ bool finish_clip(GstTavceDatasetSink* self) {
   if (GST_CLOCK_TIME_IS_VALID(st.mel_start) && GST_CLOCK_TIME_IS_VALID(st.video_start)) {
     const bool late = st.mel_start >= st.video_start;
     const GstClockTime d = late ? st.mel_start - st.video_start : st.video_start - st.mel_start;
-    const int64_t n = static_cast<int64_t>(gst_util_uint64_scale_round(d, 80, GST_SECOND));
+    const int64_t n = static_cast<int64_t>(
+        gst_util_uint64_scale_round(d, st.mel_sample_rate, static_cast<guint64>(st.mel_hop) * GST_SECOND));
     lead = late ? n : -n;
   }
   // Audio past the video is cut: how much of it arrives depends on when the
   // branches upstream stop, and no frame needs it. 1 + 80 T / fps frames is
   // what the reference front end gives for audio exactly as long as the video.
   if (st.fps_n > 0 && frames > 0) {
-    const int64_t keep = 1 + static_cast<int64_t>(gst_util_uint64_scale_int(frames, 80 * st.fps_d, st.fps_n)) - lead;
+    const int64_t mel_per_video = static_cast<int64_t>(gst_util_uint64_scale(
+        static_cast<guint64>(frames), static_cast<guint64>(st.mel_sample_rate) * st.fps_d,
+        static_cast<guint64>(st.mel_hop) * st.fps_n));
+    const int64_t keep = 1 + mel_per_video - lead;
     if (keep >= 0 && static_cast<int64_t>(st.mel.size()) > keep * st.n_mels) st.mel.resize(keep * st.n_mels);
   }
   const int64_t mel_in = static_cast<int64_t>(st.mel.size()) / st.n_mels;
@@ -298,6 +303,8 @@ gboolean mel_event(GstPad* pad, GstObject* parent, GstEvent* event) {
         ok = tavce::gst::mel_caps_to_config(caps, &cfg, &why);
         if (ok) {
           st.n_mels = cfg.n_mels;
+          st.mel_sample_rate = cfg.sample_rate;
+          st.mel_hop = cfg.hop;
           st.mel_floor = static_cast<float>(-cfg.max_abs_value);
         } else {
           GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("tavcedatasetsink's mel pad needs tavcemelspec's output: %s",

@@ -106,7 +106,7 @@ run_shard() {  # INDEX COUNT: extracts videos i, i+COUNT, ... and writes the sha
       continue
     else
       why="$(sed -n "s/.*Skipped clip '[^']*': \(.*\)\. No file was written\..*/\1/p" "$log" | head -1)"
-      [[ -n "$why" ]] || why="pipeline failed: $(grep -m1 '^ERROR' "$log" | cut -c1-300 || true)"
+      [[ -n "$why" ]] || why="pipeline failed: $(grep -m1 -E '^(ERROR|WARNING: erroneous pipeline)' "$log" | cut -c1-300 || true)"
       [[ "$why" != "pipeline failed: " ]] || why="pipeline failed or timed out (30 min) without an error message"
     fi
     reasons+=("$(json_string "$name"):$(json_string "$why")")
