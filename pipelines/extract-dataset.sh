@@ -96,8 +96,11 @@ run_shard() {  # INDEX COUNT: extracts videos i, i+COUNT, ... and writes the sha
     mkdir -p "$out/$set"
     if ! has_audio "$v"; then
       why="no audio"
-    elif extract_clip "$v" "$dest" "$name" "$entry" "$log" && [[ -e "$dest" ]] &&
-         ! grep -q "Skipped clip" "$log"; then
+    elif { extract_clip "$v" "$dest" "$name" "$entry" "$log" ||
+           # Once more after a failure without a skip: a plugin or libtavce
+           # being rebuilt at that moment makes gst-launch fail to load it.
+           { ! grep -q "Skipped clip" "$log" && sleep 5 && extract_clip "$v" "$dest" "$name" "$entry" "$log"; }; } &&
+         [[ -e "$dest" ]] && ! grep -q "Skipped clip" "$log"; then
       extracted=$((extracted + 1))
       local el=$((SECONDS - start)) done_now=$((extracted))
       printf '[%s %d/%d] %s: %s (%ds elapsed, ETA %ds)\n' "$tag" "$seen" "${#mine[@]}" "$name" \
