@@ -44,6 +44,12 @@ BenchAudio bench_audio(const tools::Args& args, size_t samples) {
   if (from.empty()) from = shared_file("data/audio/news_eng_60s.wav");
   if (!from.empty() && !synthetic) {
     a.samples = read_wav16k(from);
+    if (args.has("loop-audio") && !a.samples.empty()) {
+      const size_t n = a.samples.size();
+      a.samples.resize(std::max(samples, n));
+      for (size_t i = n; i < a.samples.size(); ++i) a.samples[i] = a.samples[i - n];
+      from += " (looped)";
+    }
     if (a.samples.size() < samples)
       throw Error("'" + from + "' holds " + std::to_string(a.samples.size()) + " samples; the bench needs " +
                   std::to_string(samples));

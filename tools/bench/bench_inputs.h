@@ -20,7 +20,7 @@ struct BenchAudio {
 // `samples` samples of --audio WAV (16 kHz 16-bit PCM), of the shared
 // news_eng_60s.wav when none is given, or of a synthetic syllable-rate tone
 // with --audio synthetic or when no speech file is found. A WAV shorter than
-// `samples` is an error.
+// `samples` is an error, unless --loop-audio repeats it.
 BenchAudio bench_audio(const tools::Args& args, size_t samples);
 
 // 16 kHz mono 16-bit PCM WAV (several channels are averaged), as floats.

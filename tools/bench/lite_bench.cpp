@@ -5,9 +5,14 @@
 //              detection, landmarks, mesh, mouth interior) on a cold cache;
 //   per frame  mel front end, audio network, renderer (warp + interior),
 //              timed over the whole clip.
-// Plus the bundle's size on disk. Peak RSS is added by main.cpp.
+// Plus the bundle's size on disk. Peak RSS is added by main.cpp. A long run
+// (--seconds 3600 --rss-every 60, the audio looped with --loop-audio) samples
+// the resident memory every minute of audio: it must stay flat.
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "bench/bench.h"
 #include "bench/bench_inputs.h"
@@ -28,6 +33,18 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+namespace {
+
+// Resident set size now (not the peak), MiB.
+double current_rss_mib() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
 }  // namespace
@@ -69,38 +86,56 @@ nlohmann::json bench_lite(const tools::Args& args) {
   once["source_preparation_ms"] = ms_since(t0);
   result["once"] = once;
 
-  // Mel in chunks of one video frame of audio, then the audio network in
-  // chunks of 16 mel frames, as the elements stream them.
+  // Streamed as the elements run: one video frame of audio (640 samples) at
+  // a time through the mel front end, the audio network and the renderer,
+  // nothing kept but counters, so a long run shows whether memory stays
+  // flat. Resident memory is sampled every --rss-every seconds of audio.
   audio::MelSpectrogram mel;
   std::vector<float> mels;
-  t0 = Clock::now();
-  for (size_t at = 0; at < input.samples.size(); at += 640)
-    mel.push(input.samples.data() + at, std::min<size_t>(640, input.samples.size() - at), mels);
-  mel.finish(mels);
-  const double mel_ms = ms_since(t0);
-  const int64_t n_mel = static_cast<int64_t>(mels.size()) / mel.n_mels();
-  std::vector<std::vector<float>> rows;
-  t0 = Clock::now();
-  for (int64_t at = 0; at < n_mel; at += 16) {
-    a2c.push_mel(mels.data() + at * mel.n_mels(), std::min<int64_t>(16, n_mel - at));
-    for (auto& r : a2c.pop_ready()) rows.push_back(std::move(r));
-  }
-  a2c.finish();
-  for (auto& r : a2c.pop_ready()) rows.push_back(std::move(r));
-  const double a2c_ms = ms_since(t0);
-  if (rows.empty()) throw Error("the audio network produced no rows");
-
+  double mel_ms = 0, a2c_ms = 0, render_ms = 0;
   int64_t frames = 0;
   int width = 0, height = 0;
-  t0 = Clock::now();
-  for (const auto& r : rows) {
-    renderer.push(r.data(), static_cast<int64_t>(r.size()));
-    for (const auto& f : renderer.pop_ready()) ++frames, width = f.image.width, height = f.image.height;
+  auto render_rows = [&](std::vector<std::vector<float>> rows) {
+    const auto t = Clock::now();
+    for (const auto& r : rows) {
+      renderer.push(r.data(), static_cast<int64_t>(r.size()));
+      for (const auto& f : renderer.pop_ready()) ++frames, width = f.image.width, height = f.image.height;
+    }
+    render_ms += ms_since(t);
+  };
+  const double rss_every = args.get_double("rss-every", 0.0);
+  nlohmann::json rss = nlohmann::json::array();
+  double next_sample = rss_every;
+  for (size_t at = 0; at < input.samples.size(); at += 640) {
+    auto t = Clock::now();
+    mels.clear();
+    mel.push(input.samples.data() + at, std::min<size_t>(640, input.samples.size() - at), mels);
+    mel_ms += ms_since(t);
+    t = Clock::now();
+    a2c.push_mel(mels.data(), static_cast<int64_t>(mels.size()) / mel.n_mels());
+    auto rows = a2c.pop_ready();
+    a2c_ms += ms_since(t);
+    render_rows(std::move(rows));
+    const double audio_s = static_cast<double>(at + 640) / 16000.0;
+    if (rss_every > 0 && audio_s >= next_sample) {
+      rss.push_back({{"audio_s", audio_s}, {"rss_mib", current_rss_mib()}, {"frames", frames}});
+      next_sample += rss_every;
+    }
   }
+  mels.clear();
+  mel.finish(mels);
+  a2c.push_mel(mels.data(), static_cast<int64_t>(mels.size()) / mel.n_mels());
+  a2c.finish();
+  render_rows(a2c.pop_ready());
   renderer.finish();
   for (const auto& f : renderer.pop_ready()) ++frames, width = f.image.width, height = f.image.height;
-  const double render_ms = ms_since(t0);
   if (frames == 0) throw Error("the renderer produced no frames");
+  if (!rss.empty()) {
+    result["rss_series"] = rss;
+    const double first = rss.front()["rss_mib"].get<double>(), last = rss.back()["rss_mib"].get<double>();
+    result["rss_growth_after_first_sample"] = (last - first) / first;
+  }
+  result["expected_frames"] = static_cast<int64_t>(input.samples.size() / 640);
 
   const double n = static_cast<double>(frames);
   nlohmann::json per_frame = {{"mel_ms", mel_ms / n}, {"audio2coeff_ms", a2c_ms / n}, {"renderer_ms", render_ms / n}};

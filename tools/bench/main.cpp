@@ -8,7 +8,7 @@
 //          renderer on F frames after a warm-up batch)
 //          through the element sessions, random full-size bundle in a temporary directory
 //   lite [--model tavce-lite] [--threads N (0: as the elements pick)] [--seconds 20] [--portrait PATH] [--audio WAV|synthetic]
-//        [--preprocess crop|full]
+//        [--preprocess crop|full] [--rss-every S] [--loop-audio]
 //          the lite family's render path (sessions start, source preparation, mel, audio network,
 //          renderer per frame) on real speech and a real portrait, and the bundle's size
 #include <sys/resource.h>
@@ -31,7 +31,7 @@ double peak_rss_mib() {
 int main(int argc, char** argv) {
   using namespace tavce;
   return tools::run_tool("tavce-bench", [&]() {
-    const tools::Args args = tools::parse_args(argc, argv);
+    const tools::Args args = tools::parse_args(argc, argv, {"loop-audio"});
     const std::map<std::string, nlohmann::json (*)(const tools::Args&)> commands = {
         {"mel", &bench::bench_mel},
         {"render", &bench::bench_render},
