@@ -5,16 +5,21 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <torch/nn/module.h>
+
 #include "tavce/error.h"
+#include "tavce/io/safetensors.h"
+#include "tavce/io/tensor_io.h"
+#include "tavce/models/bundle_weights.h"
 
 namespace tavce::train {
 
-Adam::Adam(std::vector<std::string> names, std::vector<at::Tensor> params, double beta1, double beta2, double eps)
-    : names_(std::move(names)), params_(std::move(params)), b1_(beta1), b2_(beta2), eps_(eps) {
-  if (names_.size() != params_.size()) throw Error("Adam: one name per parameter is required");
-  for (const auto& p : params_) {
-    m_.push_back(at::zeros_like(p));
-    v_.push_back(at::zeros_like(p));
+Adam::Adam(torch::nn::Module& module, double beta1, double beta2, double eps) : b1_(beta1), b2_(beta2), eps_(eps) {
+  for (const auto& item : module.named_parameters()) {
+    names_.push_back(item.key());
+    params_.push_back(item.value());
+    m_.push_back(at::zeros_like(item.value()));
+    v_.push_back(at::zeros_like(item.value()));
   }
 }
 
@@ -54,6 +59,28 @@ void Adam::load(const nn::TensorMap& in, const std::string& path) {
       dst->copy_(it->second);
     }
   }
+}
+
+void Adam::save_checkpoint(const std::string& path, const std::string& format, int64_t step, uint64_t rng,
+                           const nlohmann::json& config) const {
+  nn::TensorMap t;
+  save(t);
+  models::save_tensors(path, t,
+                       {{"format", format},
+                        {"step", std::to_string(step)},
+                        {"rng", std::to_string(rng)},
+                        {"config", config.dump()}});
+}
+
+std::pair<int64_t, uint64_t> Adam::load_checkpoint(const std::string& path, const std::string& format,
+                                                   const std::string& what, const nlohmann::json& config) {
+  const io::SafeTensors f = io::SafeTensors::open(path);
+  const auto& meta = f.metadata();
+  if (!meta.count("format") || meta.at("format") != format) throw Error(path + ": not a " + what);
+  if (meta.count("config") && nlohmann::json::parse(meta.at("config")) != config)
+    throw Error(path + ": the checkpoint was made with another training config; resume with the same config");
+  load(io::load_tensors(f), path);
+  return {std::stoll(meta.at("step")), std::stoull(meta.at("rng"))};
 }
 
 }  // namespace tavce::train

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -11,9 +12,6 @@
 #include "tavce/coeffs/sequencing.h"
 #include "tavce/error.h"
 #include "tavce/families/lite/motion_extract.h"
-#include "tavce/io/safetensors.h"
-#include "tavce/io/tensor_io.h"
-#include "tavce/models/bundle_weights.h"
 
 namespace tavce::train {
 
@@ -151,27 +149,12 @@ std::pair<at::Tensor, at::Tensor> lite_losses(const at::Tensor& pred, const at::
   return {coeff, vel};
 }
 
-namespace {
-
-std::vector<std::string> parameter_names(lite::AudioNet& net) {
-  std::vector<std::string> names;
-  for (const auto& item : net->named_parameters()) names.push_back(item.key());
-  return names;
+BalancedClipPicker balanced_picker(const LiteTrainData& data, const std::string& big_set, double big_set_share) {
+  std::vector<int64_t> frames;
+  std::vector<std::string> sets;
+  for (const auto& c : data.clips) frames.push_back(c.frames()), sets.push_back(c.set);
+  return BalancedClipPicker(frames, sets, big_set, big_set_share);
 }
-
-std::vector<int64_t> clip_frames(const LiteTrainData& data) {
-  std::vector<int64_t> f;
-  for (const auto& c : data.clips) f.push_back(c.frames());
-  return f;
-}
-
-std::vector<std::string> clip_sets(const LiteTrainData& data) {
-  std::vector<std::string> s;
-  for (const auto& c : data.clips) s.push_back(c.set);
-  return s;
-}
-
-}  // namespace
 
 LiteTrainer::LiteTrainer(const LiteTrainConfig& config, const LiteTrainData& data, lite::AudioNet net,
                          lite::TavcNet tavc)
@@ -179,8 +162,8 @@ LiteTrainer::LiteTrainer(const LiteTrainConfig& config, const LiteTrainData& dat
       data_(data),
       net_(std::move(net)),
       tavc_(std::move(tavc)),
-      adam_(parameter_names(net_), net_->parameters()),
-      picker_(clip_frames(data), clip_sets(data), config.big_set, config.big_set_share),
+      adam_(*net_),
+      picker_(balanced_picker(data, config.big_set, config.big_set_share)),
       rng_(config.seed) {
   if (net_->cfg.outputs != data.space->components)
     throw Error("lite training: the network predicts " + std::to_string(net_->cfg.outputs) +
@@ -317,25 +300,11 @@ LiteTrainProgress LiteTrainer::evaluate(const std::vector<LiteTrainClip>& clips)
 }
 
 void LiteTrainer::save_checkpoint(const std::string& path) const {
-  nn::TensorMap t;
-  adam_.save(t);
-  models::save_tensors(path, t,
-                       {{"format", kCheckpointFormat},
-                        {"step", std::to_string(step_)},
-                        {"rng", std::to_string(rng_)},
-                        {"config", cfg_.to_json().dump()}});
+  adam_.save_checkpoint(path, kCheckpointFormat, step_, rng_, cfg_.to_json());
 }
 
 void LiteTrainer::load_checkpoint(const std::string& path) {
-  const io::SafeTensors f = io::SafeTensors::open(path);
-  const auto& meta = f.metadata();
-  if (!meta.count("format") || meta.at("format") != kCheckpointFormat)
-    throw Error(path + ": not a lite training checkpoint");
-  if (meta.count("config") && nlohmann::json::parse(meta.at("config")) != cfg_.to_json())
-    throw Error(path + ": the checkpoint was made with another training config; resume with the same config");
-  adam_.load(io::load_tensors(f), path);
-  step_ = std::stoll(meta.at("step"));
-  rng_ = std::stoull(meta.at("rng"));
+  std::tie(step_, rng_) = adam_.load_checkpoint(path, kCheckpointFormat, "lite training checkpoint", cfg_.to_json());
 }
 
 }  // namespace tavce::train

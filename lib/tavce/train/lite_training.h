@@ -136,6 +136,9 @@ class LiteTrainer {
   uint64_t rng_;
 };
 
+// The balanced clip picker (clip_sampling.h) over prepared clips, as both lite trainers draw them.
+BalancedClipPicker balanced_picker(const LiteTrainData& data, const std::string& big_set, double big_set_share);
+
 // The loss terms for predictions and targets (S, K, L) and a mask (S, L).
 std::pair<at::Tensor, at::Tensor> lite_losses(const at::Tensor& pred, const at::Tensor& target, const at::Tensor& mask);
 

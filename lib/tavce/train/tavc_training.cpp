@@ -3,38 +3,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
 #include "tavce/error.h"
-#include "tavce/io/safetensors.h"
-#include "tavce/io/tensor_io.h"
-#include "tavce/models/bundle_weights.h"
 
 namespace tavce::train {
 
 namespace {
 
 constexpr const char* kCheckpointFormat = "tavce-lite-tavc-checkpoint-1";
-
-std::vector<std::string> parameter_names(lite::TavcNet& net) {
-  std::vector<std::string> names;
-  for (const auto& item : net->named_parameters()) names.push_back(item.key());
-  return names;
-}
-
-std::vector<int64_t> clip_frames(const LiteTrainData& data) {
-  std::vector<int64_t> f;
-  for (const auto& c : data.clips) f.push_back(c.frames());
-  return f;
-}
-
-std::vector<std::string> clip_sets(const LiteTrainData& data) {
-  std::vector<std::string> s;
-  for (const auto& c : data.clips) s.push_back(c.set);
-  return s;
-}
 
 bool valid_pair(const LiteTrainClip& c, int64_t i) {
   const bool* v = c.valid.data_ptr<bool>();
@@ -84,8 +64,8 @@ TavcTrainer::TavcTrainer(const TavcTrainConfig& config, const LiteTrainData& dat
     : cfg_(config),
       data_(data),
       net_(net),
-      adam_(parameter_names(net), net->parameters()),
-      picker_(clip_frames(data), clip_sets(data), config.big_set, config.big_set_share),
+      adam_(*net),
+      picker_(balanced_picker(data, config.big_set, config.big_set_share)),
       rng_(config.seed) {
   if (net_->cfg.components != data.space->components)
     throw Error("lite TAVC training: the motion encoder reads " + std::to_string(net_->cfg.components) +
@@ -226,25 +206,12 @@ TavcScores TavcTrainer::evaluate(const std::vector<LiteTrainClip>& clips) {
 }
 
 void TavcTrainer::save_checkpoint(const std::string& path) const {
-  nn::TensorMap t;
-  adam_.save(t);
-  models::save_tensors(path, t,
-                       {{"format", kCheckpointFormat},
-                        {"step", std::to_string(step_)},
-                        {"rng", std::to_string(rng_)},
-                        {"config", cfg_.to_json().dump()}});
+  adam_.save_checkpoint(path, kCheckpointFormat, step_, rng_, cfg_.to_json());
 }
 
 void TavcTrainer::load_checkpoint(const std::string& path) {
-  const io::SafeTensors f = io::SafeTensors::open(path);
-  const auto& meta = f.metadata();
-  if (!meta.count("format") || meta.at("format") != kCheckpointFormat)
-    throw Error(path + ": not a lite TAVC training checkpoint");
-  if (meta.count("config") && nlohmann::json::parse(meta.at("config")) != cfg_.to_json())
-    throw Error(path + ": the checkpoint was made with another training config; resume with the same config");
-  adam_.load(io::load_tensors(f), path);
-  step_ = std::stoll(meta.at("step"));
-  rng_ = std::stoull(meta.at("rng"));
+  std::tie(step_, rng_) =
+      adam_.load_checkpoint(path, kCheckpointFormat, "lite TAVC training checkpoint", cfg_.to_json());
 }
 
 }  // namespace tavce::train
