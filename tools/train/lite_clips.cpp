@@ -54,6 +54,13 @@ LiteClipSplit split_lite_clips(const Args& args) {
   return s;
 }
 
+nlohmann::json training_config(const Args& args) {
+  if (!args.has("config")) return nlohmann::json::object();
+  std::ifstream in(args.get("config", ""));
+  if (!in) throw Error("cannot read --config " + args.get("config", ""));
+  return nlohmann::json::parse(in);
+}
+
 std::vector<std::pair<double, double>> logged_series(const std::string& log_path, const std::string& key) {
   std::vector<std::pair<double, double>> points;
   std::ifstream in(log_path);

@@ -26,6 +26,9 @@ LiteClipSplit split_lite_clips(const Args& args);
 // What ../shared/data/README.md says of a clip's source licence.
 std::string licence_note(const std::string& clip_name);
 
+// The JSON of --config FILE, or an empty object (every setting at its default) without one.
+nlohmann::json training_config(const Args& args);
+
 // Previous (step, value) points of `key` in a JSON-lines training log, so a
 // resumed run's loss plot keeps its history.
 std::vector<std::pair<double, double>> logged_series(const std::string& log_path, const std::string& key);

@@ -27,12 +27,7 @@ int lite_train(const Args& args) {
   if (!args.has("data") || out.empty())
     throw Error("lite needs --data DATASET (pipelines/extract-dataset.sh output) and --out BUNDLE");
   const std::string work = args.get("work", out + ".work");
-  train::LiteTrainConfig cfg;
-  if (args.has("config")) {
-    std::ifstream in(args.get("config", ""));
-    if (!in) throw Error("cannot read --config " + args.get("config", ""));
-    cfg = train::LiteTrainConfig::from_json(json::parse(in));
-  }
+  train::LiteTrainConfig cfg = train::LiteTrainConfig::from_json(training_config(args));
   if (args.has("steps")) cfg.steps = args.get_int("steps", static_cast<int>(cfg.steps));
   if (args.has("seed")) cfg.seed = static_cast<uint64_t>(args.get_int("seed", 1));
   cfg.net.outputs = cfg.components;

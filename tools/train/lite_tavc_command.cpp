@@ -33,12 +33,7 @@ int lite_tavc_train(const Args& args) {
   if (!args.has("data") || out.empty())
     throw Error("lite-tavc needs --data DATASET (pipelines/extract-dataset.sh output) and --out TAVC.safetensors");
   const std::string work = args.get("work", out + ".work");
-  train::TavcTrainConfig cfg;
-  if (args.has("config")) {
-    std::ifstream in(args.get("config", ""));
-    if (!in) throw Error("cannot read --config " + args.get("config", ""));
-    cfg = train::TavcTrainConfig::from_json(json::parse(in));
-  }
+  train::TavcTrainConfig cfg = train::TavcTrainConfig::from_json(training_config(args));
   if (args.has("steps")) cfg.steps = args.get_int("steps", static_cast<int>(cfg.steps));
   if (args.has("seed")) cfg.seed = static_cast<uint64_t>(args.get_int("seed", 1));
   if (args.has("components")) cfg.net.components = args.get_int("components", 8);
