@@ -6,6 +6,7 @@
 
 #include "gsttavceaudio2coeff.h"
 #include "gsttavcedatasetsink.h"
+#include "gsttavcefacealpha.h"
 #include "gsttavcefacetrack.h"
 #include "gsttavcemelspec.h"
 #include "gsttavcerenderer.h"
@@ -27,6 +28,7 @@ const ElementEntry kElements[] = {
     {"tavcesyncscore", GST_RANK_NONE, gst_tavce_sync_score_get_type},
     {"tavcefacetrack", GST_RANK_NONE, gst_tavce_face_track_get_type},
     {"tavcedatasetsink", GST_RANK_NONE, gst_tavce_dataset_sink_get_type},
+    {"tavcefacealpha", GST_RANK_NONE, gst_tavce_face_alpha_get_type},
 };
 
 gboolean plugin_init(GstPlugin* plugin) {
