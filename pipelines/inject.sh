@@ -87,7 +87,7 @@ case "$corner" in
 esac
 
 tmp=""
-cleanup() { [[ -n "$tmp" ]] && rm -rf "$tmp"; }
+cleanup() { if [[ -n "$tmp" ]]; then rm -rf "$tmp"; fi; }
 trap cleanup EXIT
 
 # The head: decoded RGB video (and its audio) from RTSP, or rendered here.
