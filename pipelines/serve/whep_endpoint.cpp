@@ -1,0 +1,293 @@
+#include "whep_endpoint.h"
+
+#include "avatar.h"
+#include "player_page.h"
+
+#include <cstdio>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr size_t kMaxOfferBytes = 64 * 1024;  // a browser's offer is a few KiB
+
+void log_request(SoupServerMessage* msg, int status, const std::string& text) {
+  std::fprintf(stderr, "tavce-serve: %s %s -> %d %s\n", soup_server_message_get_method(msg),
+               g_uri_get_path(soup_server_message_get_uri(msg)), status, text.c_str());
+}
+
+// An error answer: the status and a sentence the client can act on, logged too.
+void respond_error(SoupServerMessage* msg, int status, const std::string& reason) {
+  log_request(msg, status, reason);
+  std::string body = reason + "\n";
+  soup_server_message_set_status(msg, status, nullptr);
+  soup_server_message_set_response(msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > start) parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+ViewerSource source_of(Avatar& avatar) {
+  ViewerSource source;
+  source.pipeline = avatar.pipeline();
+  source.video_tee = avatar.video_tee();
+  source.audio_tee = avatar.audio_tee();
+  return source;
+}
+
+}  // namespace
+
+// A POST whose answer is still being negotiated. The message stays paused
+// (and referenced) until the viewer answers; a client that hangs up in the
+// meantime is noticed through "disconnected" and its viewer dropped.
+struct WhepEndpoint::PendingAnswer {
+  SoupServerMessage* msg;
+  std::string location;
+  std::string viewer_id;
+  WhepEndpoint* endpoint;
+  gulong disconnected_handler = 0;
+  bool client_gone = false;
+
+  PendingAnswer(SoupServerMessage* m, std::string loc, std::string id, WhepEndpoint* e)
+      : msg(SOUP_SERVER_MESSAGE(g_object_ref(m))), location(std::move(loc)), viewer_id(std::move(id)), endpoint(e) {
+    disconnected_handler = g_signal_connect(msg, "disconnected", G_CALLBACK(on_disconnected), this);
+  }
+  ~PendingAnswer() {
+    g_signal_handler_disconnect(msg, disconnected_handler);
+    g_object_unref(msg);
+  }
+
+  static void on_disconnected(SoupServerMessage*, gpointer data) {
+    auto* self = static_cast<PendingAnswer*>(data);
+    self->client_gone = true;
+    // Not from inside the message's own signal: the viewer's end drops us.
+    auto* job = new std::pair<WhepEndpoint*, std::string>(self->endpoint, self->viewer_id);
+    g_idle_add_full(
+        G_PRIORITY_DEFAULT,
+        [](gpointer d) -> gboolean {
+          auto* j = static_cast<std::pair<WhepEndpoint*, std::string>*>(d);
+          auto it = j->first->viewers_.find(j->second);
+          if (it != j->first->viewers_.end() && it->second->state() == WebRtcViewer::State::negotiating)
+            it->second->close_with_negotiation_error(499, "the client disconnected before the answer");
+          return G_SOURCE_REMOVE;
+        },
+        job, [](gpointer d) { delete static_cast<std::pair<WhepEndpoint*, std::string>*>(d); });
+  }
+
+  void finish(int status, const std::string& body) {
+    if (client_gone) return;
+    if (status == 201) {
+      log_request(msg, status, "viewer " + viewer_id);
+      soup_server_message_set_status(msg, 201, nullptr);
+      soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Location", location.c_str());
+      soup_server_message_set_response(msg, "application/sdp", SOUP_MEMORY_COPY, body.data(), body.size());
+    } else {
+      respond_error(msg, status, body);
+    }
+    soup_server_message_unpause(msg);
+  }
+};
+
+WhepEndpoint::WhepEndpoint(AvatarSet& avatars, WhepOptions options)
+    : avatars_(avatars), options_(std::move(options)) {}
+
+WhepEndpoint::~WhepEndpoint() {
+  for (auto& [avatar, id] : listeners_) avatar->remove_listener(id);
+  // Nothing may call back into us from here on.
+  auto viewers = std::move(viewers_);
+  for (auto& [id, viewer] : viewers) {
+    viewer->close();
+    if (Avatar* a = avatars_.find(viewer->avatar_name())) --a->viewers();
+  }
+}
+
+void WhepEndpoint::close_viewers_of(const std::string& avatar_name, const std::string& why) {
+  std::vector<std::shared_ptr<WebRtcViewer>> ending;
+  for (auto& [id, viewer] : viewers_)
+    if (viewer->avatar_name() == avatar_name) ending.push_back(viewer);
+  for (auto& viewer : ending) viewer->end(why);  // each forgets itself
+}
+
+void WhepEndpoint::add_avatar_routes(SoupServer* server, Avatar& avatar) {
+  const std::string avatar_name = avatar.name();
+  // A restart destroys the tees the viewers hang on: end them (the browser
+  // reconnects to the new pipeline).
+  int listener = avatar.add_listener([this, avatar_name](Avatar::Event event) {
+    if (event == Avatar::Event::tearing_down) close_viewers_of(avatar_name, "the avatar's pipeline restarts");
+  });
+  listeners_.push_back({&avatar, listener});
+  auto callback = [](SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
+    static_cast<WhepEndpoint*>(data)->handle(msg, path);
+  };
+  for (const char* leaf : {"whep", "player"}) {
+    std::string route = "/avatars/" + avatar_name + "/" + leaf;
+    soup_server_add_handler(server, route.c_str(), callback, this, nullptr);
+  }
+}
+
+void WhepEndpoint::handle(SoupServerMessage* msg, const std::string& path) {
+  // /avatars/NAME/player, /avatars/NAME/whep, /avatars/NAME/whep/ID
+  std::vector<std::string> parts = split_path(path);
+  const std::string method = soup_server_message_get_method(msg);
+  if (parts.size() < 3 || parts[0] != "avatars" || parts.size() > 4 || (parts[2] != "whep" && parts[2] != "player") ||
+      (parts[2] == "player" && parts.size() != 3)) {
+    respond_error(msg, 404, "no such resource: " + path);
+    return;
+  }
+  const std::string& name = parts[1];
+  if (!avatars_.find(name)) {
+    respond_error(msg, 404, "no avatar named '" + name + "'");
+    return;
+  }
+  if (parts[2] == "player") {
+    if (method != "GET" && method != "HEAD") {
+      soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET, HEAD");
+      respond_error(msg, 405, "the player page is read with GET");
+      return;
+    }
+    soup_server_message_set_status(msg, 200, nullptr);
+    soup_server_message_set_response(msg, "text/html; charset=utf-8", SOUP_MEMORY_STATIC, kPlayerPageHtml,
+                                     std::strlen(kPlayerPageHtml));
+    return;
+  }
+  if (parts.size() == 4) {
+    if (method != "DELETE") {
+      soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "DELETE");
+      respond_error(msg, 405, "a WHEP viewer resource only supports DELETE");
+      return;
+    }
+    delete_viewer(msg, name, parts[3]);
+    return;
+  }
+  if (method == "POST") {
+    post_offer(msg, name);
+  } else if (method == "GET") {
+    list_viewers(msg, name);
+  } else if (method == "OPTIONS") {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Accept-Post", "application/sdp");
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET, POST, OPTIONS");
+    soup_server_message_set_status(msg, 204, nullptr);
+  } else {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET, POST, OPTIONS");
+    respond_error(msg, 405, "POST an SDP offer to this resource");
+  }
+}
+
+bool WhepEndpoint::authorized(SoupServerMessage* msg) {
+  if (options_.token.empty()) return true;
+  const char* given = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+  if (given && std::string(given) == "Bearer " + options_.token) return true;
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
+                               "Bearer realm=\"tavce-serve\"");
+  respond_error(msg, 401, given ? "wrong bearer token" : "this server needs 'Authorization: Bearer <token>'");
+  return false;
+}
+
+void WhepEndpoint::post_offer(SoupServerMessage* msg, const std::string& avatar_name) {
+  if (!authorized(msg)) return;
+  SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
+  const char* type = soup_message_headers_get_content_type(headers, nullptr);
+  if (!type || g_ascii_strcasecmp(type, "application/sdp") != 0) {
+    respond_error(msg, 415, std::string("the offer must be sent as Content-Type: application/sdp (got ") +
+                                (type ? type : "none") + ")");
+    return;
+  }
+  if (viewers_.size() >= options_.max_viewers) {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "10");
+    respond_error(msg, 503,
+                  "the server already has its maximum of " + std::to_string(options_.max_viewers) +
+                      " WebRTC viewers (--max-webrtc-viewers)");
+    return;
+  }
+  GBytes* bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize size = 0;
+  const char* data = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+  std::string offer_text = size ? std::string(data, size) : std::string();
+  g_bytes_unref(bytes);
+  if (offer_text.size() > kMaxOfferBytes) {
+    respond_error(msg, 413, "the offer is larger than " + std::to_string(kMaxOfferBytes) + " bytes");
+    return;
+  }
+
+  OfferedCodecs codecs;
+  GstSDPMessage* offer = nullptr;
+  if (auto problem = choose_offered_codecs(offer_text, codecs, &offer)) {
+    respond_error(msg, problem->http_status, problem->reason);
+    return;
+  }
+  Avatar* avatar = avatars_.find(avatar_name);
+
+  gchar* uuid = g_uuid_string_random();  // unguessable: the id is what lets a client DELETE
+  std::string id = uuid;
+  g_free(uuid);
+  auto viewer = std::make_shared<WebRtcViewer>(id, avatar_name, source_of(*avatar), options_.viewer,
+                                               [this](const std::string& vid, const std::string&) { forget(vid); });
+  viewers_[id] = viewer;
+  ++avatar->viewers();
+
+  auto pending = std::make_shared<PendingAnswer>(msg, "/avatars/" + avatar_name + "/whep/" + id, id, this);
+  soup_server_message_pause(msg);
+  viewer->start(offer, codecs, [pending](int status, const std::string& body) { pending->finish(status, body); });
+}
+
+void WhepEndpoint::delete_viewer(SoupServerMessage* msg, const std::string& avatar_name, const std::string& id) {
+  if (!authorized(msg)) return;
+  auto it = viewers_.find(id);
+  if (it == viewers_.end() || it->second->avatar_name() != avatar_name) {
+    respond_error(msg, 404, "no WebRTC viewer " + id + " on avatar '" + avatar_name + "'");
+    return;
+  }
+  std::shared_ptr<WebRtcViewer> viewer = it->second;
+  if (viewer->state() == WebRtcViewer::State::negotiating)
+    viewer->close_with_negotiation_error(410, "deleted by the client before the answer");
+  else
+    viewer->end("DELETE by the client");
+  soup_server_message_set_status(msg, 200, nullptr);
+}
+
+void WhepEndpoint::list_viewers(SoupServerMessage* msg, const std::string& avatar_name) {
+  std::string json = "{\"avatar\":\"" + avatar_name + "\",\"viewers\":[";
+  bool first = true;
+  for (const auto& [id, viewer] : viewers_) {
+    if (viewer->avatar_name() != avatar_name) continue;
+    json += std::string(first ? "" : ",") + "{\"id\":\"" + id + "\",\"state\":\"" +
+            WebRtcViewer::state_name(viewer->state()) + "\"}";
+    first = false;
+  }
+  json += "]}\n";
+  soup_server_message_set_status(msg, 200, nullptr);
+  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, json.data(), json.size());
+}
+
+void WhepEndpoint::forget(const std::string& id) {
+  // Called from inside the viewer (its end handler): keep it alive until
+  // that call returns.
+  auto it = viewers_.find(id);
+  if (it == viewers_.end()) return;
+  auto keep = it->second;
+  viewers_.erase(it);
+  if (Avatar* a = avatars_.find(keep->avatar_name())) --a->viewers();
+  g_idle_add_full(
+      G_PRIORITY_DEFAULT_IDLE,
+      [](gpointer) -> gboolean { return G_SOURCE_REMOVE; },
+      new std::shared_ptr<WebRtcViewer>(std::move(keep)),
+      [](gpointer d) { delete static_cast<std::shared_ptr<WebRtcViewer>*>(d); });
+}
+
+WhepEndpoint* add_whep_routes(SoupServer* server, AvatarSet& avatars, const WhepOptions& options) {
+  auto* endpoint = new WhepEndpoint(avatars, options);
+  g_object_set_data_full(G_OBJECT(server), "tavce-whep-endpoint", endpoint,
+                         [](gpointer d) { delete static_cast<WhepEndpoint*>(d); });
+  for (const auto& avatar : avatars.all()) endpoint->add_avatar_routes(server, *avatar);
+  return endpoint;
+}
