@@ -2,8 +2,16 @@
 # Installs what tavce-gst needs on Debian 12 (only what is missing), then
 # configures and builds into build/. Safe to run again: it only does what is
 # not done yet. Extra arguments go to `meson setup` (e.g. -Dlibtorch=/path).
+# --tests (before those arguments) also installs what only the test suite
+# uses: headless Chromium and its WebDriver for tavce-serve's WebRTC test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+with_tests=0
+if [[ ${1:-} == --tests ]]; then
+  with_tests=1
+  shift
+fi
 
 packages=(
   g++ pkg-config meson ninja-build
@@ -24,7 +32,11 @@ packages=(
   # Portrait and speech of the main job (public domain / package-provided).
   python3-imageio
   espeak-ng
+  # tavce-serve's WebRTC output: webrtcbin's library headers and its ICE agent.
+  libgstreamer-plugins-bad1.0-dev gstreamer1.0-nice
 )
+# The browser that test_serve_webrtc drives; skipped (exit 77) without it.
+if ((with_tests)); then packages+=(chromium chromium-driver); fi
 
 missing=()
 for p in "${packages[@]}"; do
