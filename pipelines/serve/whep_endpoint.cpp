@@ -1,6 +1,7 @@
 #include "whep_endpoint.h"
 
 #include "avatar.h"
+#include "json_text.h"
 #include "player_page.h"
 
 #include <cstdio>
@@ -17,12 +18,49 @@ void log_request(SoupServerMessage* msg, int status, const std::string& text) {
                g_uri_get_path(soup_server_message_get_uri(msg)), status, text.c_str());
 }
 
-// An error answer: the status and a sentence the client can act on, logged too.
+// An error answer as the rest of the HTTP API gives them: the status and
+// {"error": "a sentence the client can act on"}, logged too.
 void respond_error(SoupServerMessage* msg, int status, const std::string& reason) {
   log_request(msg, status, reason);
-  std::string body = reason + "\n";
+  std::string body = "{\"error\": " + json_string(reason) + "}\n";
   soup_server_message_set_status(msg, status, nullptr);
-  soup_server_message_set_response(msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, body.data(), body.size());
+  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+// The request body as collected by the early handler (the API's catch-all
+// early handler turns soup's accumulation off under /avatars, so the WHEP
+// routes collect their own, capped at kMaxOfferBytes).
+struct OfferUpload {
+  std::string body;
+  bool too_large = false;
+};
+
+OfferUpload* upload_of(SoupServerMessage* msg) {
+  return static_cast<OfferUpload*>(g_object_get_data(G_OBJECT(msg), "tavce-whep-upload"));
+}
+
+void collect_offer(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer) {
+  SoupMessageHeaders* h = soup_server_message_get_request_headers(msg);
+  if (soup_message_headers_get_encoding(h) == SOUP_ENCODING_CONTENT_LENGTH &&
+      static_cast<size_t>(soup_message_headers_get_content_length(h)) > kMaxOfferBytes) {
+    respond_error(msg, 413, "an SDP offer is at most " + std::to_string(kMaxOfferBytes) + " bytes");
+    return;
+  }
+  auto* up = new OfferUpload;
+  g_object_set_data_full(G_OBJECT(msg), "tavce-whep-upload", up, [](gpointer p) { delete static_cast<OfferUpload*>(p); });
+  soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+  g_signal_connect(msg, "got-chunk", G_CALLBACK(+[](SoupServerMessage* m, GBytes* chunk, gpointer) {
+    OfferUpload* u = upload_of(m);
+    gsize n = 0;
+    const char* d = static_cast<const char*>(g_bytes_get_data(chunk, &n));
+    if (!u || u->too_large) return;
+    if (u->body.size() + n > kMaxOfferBytes) {
+      u->too_large = true;
+      std::string().swap(u->body);
+      return;
+    }
+    u->body.append(d, n);
+  }), nullptr);
 }
 
 std::vector<std::string> split_path(const std::string& path) {
@@ -131,6 +169,7 @@ void WhepEndpoint::add_avatar_routes(SoupServer* server, Avatar& avatar) {
   };
   for (const char* leaf : {"whep", "player"}) {
     std::string route = "/avatars/" + avatar_name + "/" + leaf;
+    soup_server_add_early_handler(server, route.c_str(), collect_offer, nullptr, nullptr);
     soup_server_add_handler(server, route.c_str(), callback, this, nullptr);
   }
 }
@@ -209,15 +248,12 @@ void WhepEndpoint::post_offer(SoupServerMessage* msg, const std::string& avatar_
                       " WebRTC viewers (--max-webrtc-viewers)");
     return;
   }
-  GBytes* bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char* data = static_cast<const char*>(g_bytes_get_data(bytes, &size));
-  std::string offer_text = size ? std::string(data, size) : std::string();
-  g_bytes_unref(bytes);
-  if (offer_text.size() > kMaxOfferBytes) {
-    respond_error(msg, 413, "the offer is larger than " + std::to_string(kMaxOfferBytes) + " bytes");
+  OfferUpload* up = upload_of(msg);
+  if (!up || up->too_large) {
+    respond_error(msg, 413, "an SDP offer is at most " + std::to_string(kMaxOfferBytes) + " bytes");
     return;
   }
+  const std::string& offer_text = up->body;
 
   OfferedCodecs codecs;
   GstSDPMessage* offer = nullptr;
