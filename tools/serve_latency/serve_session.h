@@ -1,0 +1,47 @@
+// `tavce-serve-latency serve`: speech pushed to a running tavce-serve over
+// HTTP, watched through its RTSP stream, one utterance at a time at random
+// intervals. Definitions (also in docs/serving.md, "Latency"):
+//
+//  t0       the moment the server's 202 answer to POST /avatars/NAME/speech
+//           arrives (the clip is queued by then; the request's round trip is
+//           reported beside it) plus the clip's own silent lead (its first
+//           10 ms window at or above the audio threshold), i.e. when the
+//           speech itself was accepted;
+//  t_audio  arrival at the client (decoded) of the first 10 ms window of
+//           audio at or above the threshold, after t0 minus the round trip;
+//  t_video  arrival at the client (decoded) of the first frame whose mouth
+//           box differs from the idle mouth by more than the idle threshold
+//           (onset.h), learnt on the frames of the last 0.8 s before the push;
+//  play-out the same events at the time a synchronised sink of the client
+//           would present them (base time + running time + client latency);
+//  A/V      video onset minus audio onset in play-out time, in 40 ms frames.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace serve_latency {
+
+struct ServeOptions {
+  std::string http = "http://127.0.0.1:8080";
+  std::string rtsp;             // default: rtsp://127.0.0.1:8554/AVATAR
+  std::string avatar;           // required
+  std::string token;            // Authorization: Bearer, when the server asks for one
+  std::vector<std::string> speech;  // WAV files (PCM 16-bit); empty = espeak-ng sentences
+  int utterances = 20;          // stop after this many ...
+  double minutes = 0;           // ... or, when > 0, after this long
+  double min_gap = 1.5, max_gap = 4.0;  // idle seconds before each push
+  unsigned seed = 1;
+  unsigned client_latency_ms = 0;  // rtspsrc latency
+  double audio_threshold_dbfs = -40;
+  double video_margin = 1.5, video_floor = 2.0;
+  std::string mouth_box;        // "x0,y0,x1,y1" in fractions of the frame; empty = dlib on the first frame
+  std::string trace;            // JSON lines, one per utterance (and per --sample-every), when set
+};
+
+// Runs the measurement; throws std::runtime_error with a sentence when the
+// server cannot be reached or the stream does not start.
+nlohmann::json run_serve_latency(const ServeOptions& opt);
+
+}  // namespace serve_latency
