@@ -27,8 +27,34 @@ std::vector<int16_t> decode_speech(const std::string& path) {
   GstElement* out = gst_bin_get_by_name(GST_BIN(pipe), "out");
 
   std::vector<int16_t> samples;
-  gst_element_set_state(pipe, GST_STATE_PLAYING);
-  while (GstSample* sample = gst_app_sink_pull_sample(GST_APP_SINK(out))) {
+  std::string error;
+  GstBus* bus = gst_element_get_bus(pipe);
+  if (gst_element_set_state(pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    error = "the file cannot be played";
+    if (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {  // why, when an element said so
+      GError* e = nullptr;
+      gst_message_parse_error(msg, &e, nullptr);
+      if (e) error = e->message;
+      g_clear_error(&e);
+      gst_message_unref(msg);
+    }
+  }
+  // The appsink blocks until EOS, so a pipeline error (a missing file, no
+  // decoder) must be watched on the bus between short waits.
+  while (error.empty()) {
+    if (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+      GError* e = nullptr;
+      gst_message_parse_error(msg, &e, nullptr);
+      error = e ? e->message : "unknown error";
+      g_clear_error(&e);
+      gst_message_unref(msg);
+      break;
+    }
+    GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(out), GST_SECOND / 10);
+    if (!sample) {
+      if (gst_app_sink_is_eos(GST_APP_SINK(out))) break;
+      continue;
+    }
     GstMapInfo map;
     GstBuffer* buf = gst_sample_get_buffer(sample);
     if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
@@ -39,17 +65,6 @@ std::vector<int16_t> decode_speech(const std::string& path) {
       gst_buffer_unmap(buf, &map);
     }
     gst_sample_unref(sample);
-  }
-  // The appsink returns nothing at EOS and on error alike: the bus says which.
-  GstBus* bus = gst_element_get_bus(pipe);
-  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 0, static_cast<GstMessageType>(GST_MESSAGE_ERROR));
-  std::string error;
-  if (msg) {
-    GError* e = nullptr;
-    gst_message_parse_error(msg, &e, nullptr);
-    error = e ? e->message : "unknown error";
-    g_clear_error(&e);
-    gst_message_unref(msg);
   }
   gst_object_unref(bus);
   gst_element_set_state(pipe, GST_STATE_NULL);

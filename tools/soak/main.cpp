@@ -184,10 +184,20 @@ std::string run_pipeline(const Options& o, const std::vector<int16_t>& speech, u
   std::string error;
   watch.start = Clock::now();
   std::optional<tavce::soak::LoopFeeder> feeder;
-  if (gst_element_set_state(pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) error = "the pipeline did not start";
-  else feeder.emplace(GST_APP_SRC(src), speech, total_samples);
-
   GstBus* bus = gst_element_get_bus(pipe);
+  if (gst_element_set_state(pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    error = "the pipeline did not start";
+    if (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {  // the element that refused says why
+      GError* e = nullptr;
+      gst_message_parse_error(msg, &e, nullptr);
+      if (e) error += std::string(": ") + GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)) + ": " + e->message;
+      g_clear_error(&e);
+      gst_message_unref(msg);
+    }
+  } else {
+    feeder.emplace(GST_APP_SRC(src), speech, total_samples);
+  }
+
   const auto deadline = watch.start + std::chrono::duration<double>(o.timeout);
   while (error.empty()) {
     GstMessage* msg = gst_bus_timed_pop_filtered(bus, GST_SECOND,
@@ -328,8 +338,11 @@ int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   try {
     return run(argc, argv);
-  } catch (const std::exception& e) {
+  } catch (const std::invalid_argument& e) {
     std::cerr << "tavce-soak: error: " << e.what() << "\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "tavce-soak: error: " << e.what() << "\n";
     return 2;
   }
 }
