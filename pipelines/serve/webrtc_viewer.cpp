@@ -25,10 +25,11 @@ bool is_h264_mode1(const GstStructure* s) {
 // that, then plain baseline, then any H.264 (every profile's decoder decodes
 // constrained baseline).
 int h264_rank(const GstStructure* s) {
-  const char* plid = gst_structure_get_string(s, "profile-level-id");
-  if (!plid || std::strlen(plid) < 4) return 1;
-  if (g_ascii_strncasecmp(plid, "42e0", 4) == 0) return 3;
-  if (g_ascii_strncasecmp(plid, "42", 2) == 0) return 2;
+  // gst_sdp_media_get_caps_from_media() turns profile-level-id into "profile".
+  const char* profile = gst_structure_get_string(s, "profile");
+  if (!profile) return 1;
+  if (std::strcmp(profile, "constrained-baseline") == 0) return 3;
+  if (std::strcmp(profile, "baseline") == 0) return 2;
   return 1;
 }
 
@@ -56,6 +57,24 @@ std::string offered_encodings(const GstSDPMedia* media) {
     gst_caps_unref(caps);
   }
   return names.empty() ? "nothing with an rtpmap" : names;
+}
+
+// Leaves `keep_pt` as the m-line's only format, with its own attributes.
+// webrtcbin answers with the first format it can send, which need not be the
+// one our payloader stamps on the packets; with one left they agree.
+void keep_only_format(GstSDPMedia* media, int keep_pt) {
+  const std::string keep = std::to_string(keep_pt);
+  for (guint f = gst_sdp_media_formats_len(media); f-- > 0;)
+    if (keep != gst_sdp_media_get_format(media, f)) gst_sdp_media_remove_format(media, f);
+  for (guint a = gst_sdp_media_attributes_len(media); a-- > 0;) {
+    const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
+    const bool per_format = !std::strcmp(attr->key, "rtpmap") || !std::strcmp(attr->key, "fmtp") ||
+                            !std::strcmp(attr->key, "rtcp-fb");
+    if (!per_format || !attr->value) continue;
+    const std::string value = attr->value;
+    const std::string pt = value.substr(0, value.find(' '));
+    if (pt != keep && pt != "*") gst_sdp_media_remove_attribute(media, a);
+  }
 }
 
 }  // namespace
@@ -120,6 +139,11 @@ std::optional<OfferProblem> choose_offered_codecs(const std::string& sdp_text, O
     }
     if (out.audio_pt < 0)
       return refuse(406, "the offer's audio m-line has no Opus/48000 (offered: " + offered_encodings(audio) + ")");
+  }
+  for (guint i = 0; i < gst_sdp_message_medias_len(msg); ++i) {
+    GstSDPMedia* m = &g_array_index(msg->medias, GstSDPMedia, i);
+    if (m == video) keep_only_format(m, out.video_pt);
+    if (m == audio && out.audio_pt >= 0) keep_only_format(m, out.audio_pt);
   }
   *parsed = msg;
   return std::nullopt;

@@ -51,6 +51,8 @@ struct OfferProblem {
 
 // Reads `sdp_text` and picks the payload types to answer with, or says why it
 // cannot. Pure: no webrtcbin involved, so a malformed offer never reaches it.
+// On success `*parsed` is the offer for webrtcbin (caller frees), its video
+// and audio m-lines reduced to the chosen payload types.
 std::optional<OfferProblem> choose_offered_codecs(const std::string& sdp_text, OfferedCodecs& out,
                                                   GstSDPMessage** parsed);
 
