@@ -535,6 +535,19 @@ gboolean gst_tavce_renderer_src_event(GstAggregator* agg, GstEvent* event) {
   return GST_AGGREGATOR_CLASS(gst_tavce_renderer_parent_class)->src_event(agg, event);
 }
 
+// GstAggregator's default negotiation (run whenever downstream asks for a
+// reconfiguration, including before the first frame) fixates the template,
+// i.e. 1x1 pixels, which an encoder such as x264enc then fails to open. The
+// output size is the session's, so negotiation is ensure_src_caps(), once
+// the coefficient caps and the portrait say what it is.
+gboolean gst_tavce_renderer_negotiate(GstAggregator* agg) {
+  auto* self = GST_TAVCE_RENDERER(agg);
+  GstTavceRendererState& st = state_of(self);
+  if (!st.session || !st.have_coeff_caps || !st.session->has_portrait()) return TRUE;  // later, at the first frame
+  st.out_format = GST_VIDEO_FORMAT_UNKNOWN;  // query downstream again
+  return ensure_src_caps(self);
+}
+
 GstFlowReturn gst_tavce_renderer_flush(GstAggregator* agg) {
   auto* self = GST_TAVCE_RENDERER(agg);
   GstTavceRendererState& st = state_of(self);
@@ -838,6 +851,7 @@ static void gst_tavce_renderer_class_init(GstTavceRendererClass* klass) {
   agg_class->sink_event = gst_tavce_renderer_sink_event;
   agg_class->src_event = gst_tavce_renderer_src_event;
   agg_class->flush = gst_tavce_renderer_flush;
+  agg_class->negotiate = gst_tavce_renderer_negotiate;
   agg_class->start = gst_tavce_renderer_start;
   agg_class->stop = gst_tavce_renderer_stop;
   agg_class->create_new_pad = gst_tavce_renderer_create_new_pad;
