@@ -26,7 +26,7 @@ const char* kUsage =
     "usage: tavce-serve-latency serve --avatar NAME [--http URL] [--rtsp URL] [--token T]\n"
     "           [--speech a.wav,b.wav] [--utterances N | --minutes M] [--min-gap S] [--max-gap S] [--seed N]\n"
     "           [--client-latency MS] [--audio-threshold DBFS] [--video-margin X] [--video-floor LEVELS]\n"
-    "           [--mouth-box x0,y0,x1,y1] [--trace FILE.jsonl]\n"
+    "           [--max-shift PX] [--mouth-box x0,y0,x1,y1] [--trace FILE.jsonl]\n"
     "       tavce-serve-latency elements --portrait FILE [--model BUNDLE] [--seconds S] [--warmup S] [--tolerance MS]\n"
     "       tavce-serve-latency soak-report --samples FILE --latency FILE --out-dir DIR [--extra JSON]\n";
 
@@ -47,6 +47,8 @@ int serve(const tavce::tools::Args& a) {
   o.video_margin = a.get_double("video-margin", o.video_margin);
   o.video_floor = a.get_double("video-floor", o.video_floor);
   o.mouth_box = a.get("mouth-box", "");
+  o.max_shift = a.get_int("max-shift", o.max_shift);
+  if (o.max_shift < 0 || o.max_shift > 16) throw std::runtime_error("--max-shift must be 0..16 pixels");
   o.trace = a.get("trace", "");
   if (o.utterances < 1) throw std::runtime_error("--utterances must be >= 1");
   std::cout << serve_latency::run_serve_latency(o).dump(2) << std::endl;
@@ -96,7 +98,7 @@ int main(int argc, char** argv) {
     const tavce::tools::Args a = tavce::tools::parse_args(argc - 1, argv + 1);
     if (cmd == "serve") {
       check_options(a, {"avatar", "http", "rtsp", "token", "speech", "utterances", "minutes", "min-gap", "max-gap", "seed",
-                        "client-latency", "audio-threshold", "video-margin", "video-floor", "mouth-box", "trace"});
+                        "client-latency", "audio-threshold", "video-margin", "video-floor", "mouth-box", "max-shift", "trace"});
       return serve(a);
     }
     if (cmd == "elements") {

@@ -21,12 +21,15 @@ struct Patch {
   std::vector<uint8_t> px;
 };
 
-// The mean absolute difference of two patches of the same size, in gray levels.
-double patch_difference(const Patch& a, const Patch& b);
+// The mean absolute difference of two patches of the same size, in gray
+// levels, after the best shift of up to `max_shift` pixels each way (over the
+// pixels at least max_shift from the border): the idle head sways by a few
+// pixels, which would otherwise look like a moving mouth.
+double patch_difference(const Patch& current, const Patch& reference, int max_shift);
 
 // What "the mouth left its idle look" means for one utterance, learnt from
 // the frames just before the speech was pushed: the idle reference is their
-// per-pixel mean; a frame shows speech when its difference to the reference
+// per-pixel mean; a frame shows speech when its (shift-aligned) difference to the reference
 // exceeds the threshold: the largest idle difference times `margin`, and at
 // least `floor` gray levels (so a perfectly still idle face does not make
 // codec noise count as speech).
@@ -37,6 +40,6 @@ struct IdleModel {
 };
 
 // Needs at least one patch; all patches the same size.
-IdleModel learn_idle(const std::vector<const Patch*>& idle, double margin, double floor);
+IdleModel learn_idle(const std::vector<const Patch*>& idle, double margin, double floor, int max_shift);
 
 }  // namespace serve_latency

@@ -76,7 +76,9 @@ std::string RtspClient::poll_error() {
 }
 
 double RtspClient::latency_ms() const {
-  return pipeline_ ? static_cast<double>(gst_pipeline_get_latency(GST_PIPELINE(pipeline_))) / 1e6 : 0;
+  if (!pipeline_) return 0;
+  const GstClockTime l = gst_pipeline_get_latency(GST_PIPELINE(pipeline_));  // NONE until the first query
+  return l == GST_CLOCK_TIME_NONE ? 0 : static_cast<double>(l) / 1e6;
 }
 
 int64_t RtspClient::playout_us(GstSample* sample) const {

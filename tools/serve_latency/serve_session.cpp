@@ -232,7 +232,9 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       [&](ClientFrame&& f) {
         std::lock_guard<std::mutex> lock(obs.mu);
         obs.frame_count++;
-        if (!obs.first_frame) obs.first_frame = f;
+        // The mouth is looked for a second in: the first decoded frames may
+        // precede the stream's first key frame.
+        if (!obs.first_frame && obs.frame_count == 25) obs.first_frame = f;
         if (!obs.box) return;
         const Box& b = *obs.box;
         if (f.width < b.x1 || f.height < b.y1) return;
@@ -250,7 +252,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
   std::string error;
   if (!client.start(error)) throw std::runtime_error("serve: " + error);
 
-  // The first frame: where the mouth is.
+  // A frame a second in: where the mouth is.
   const int64_t start_deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
   std::optional<ClientFrame> first;
   while (!first && g_get_monotonic_time() < start_deadline) {
@@ -260,19 +262,22 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     std::lock_guard<std::mutex> lock(obs.mu);
     first = obs.first_frame;
   }
-  if (!first) throw std::runtime_error("serve: no video frame from " + rtsp + " within 20 s");
+  if (!first) throw std::runtime_error("serve: fewer than 25 video frames from " + rtsp + " within 20 s");
   Box box;
   std::string box_source;
   if (!opt.mouth_box.empty()) {
     box = parse_box(opt.mouth_box, first->width, first->height), box_source = "option";
   } else if (auto b = mouth_box_from_face(*first)) {
-    box = *b, box_source = "dlib landmarks 48-67 of the first frame";
+    box = *b, box_source = "dlib landmarks 48-67 of the 25th frame";
   } else {
     box = parse_box("0.3,0.62,0.7,0.92", first->width, first->height), box_source = "default (no face found)";
   }
   {
+    // The stored patches carry max_shift pixels around the box for the alignment.
+    Box padded{std::max(0, box.x0 - opt.max_shift), std::max(0, box.y0 - opt.max_shift),
+               std::min(first->width, box.x1 + opt.max_shift), std::min(first->height, box.y1 + opt.max_shift)};
     std::lock_guard<std::mutex> lock(obs.mu);
-    obs.box = box;
+    obs.box = padded;
   }
 
   SoupSession* session = soup_session_new_with_options("timeout", 30, nullptr);
@@ -306,7 +311,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       for (const TimedPatch& t : obs.frames)
         if (t.arrival_us >= now - kIdleWindowUs) idle_patches.push_back(&t.patch);
       idle_count = idle_patches.size();
-      if (idle_count >= 5) idle = learn_idle(idle_patches, opt.video_margin, opt.video_floor);
+      if (idle_count >= 5) idle = learn_idle(idle_patches, opt.video_margin, opt.video_floor, opt.max_shift);
     }
     if (idle_count < 5) {
       misses.push_back({{"utterance", n}, {"why", "fewer than 5 frames in the 0.8 s before the push (stream stalled?)"}});
@@ -328,7 +333,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       std::lock_guard<std::mutex> lock(obs.mu);
       for (const TimedPatch& t : obs.frames) {
         if (t.arrival_us < push.sent_us) continue;
-        const double d = patch_difference(t.patch, idle.reference);
+        const double d = patch_difference(t.patch, idle.reference, opt.max_shift);
         peak_difference = std::max(peak_difference, d);
         if (!v && d > idle.threshold) v = t;
       }

@@ -36,6 +36,7 @@ struct ServeOptions {
   unsigned client_latency_ms = 0;  // rtspsrc latency
   double audio_threshold_dbfs = -40;
   double video_margin = 1.5, video_floor = 2.0;
+  int max_shift = 3;            // pixels of head sway compensated in the mouth comparison
   std::string mouth_box;        // "x0,y0,x1,y1" in fractions of the frame; empty = dlib on the first frame
   std::string trace;            // JSON lines, one per utterance (and per --sample-every), when set
 };
