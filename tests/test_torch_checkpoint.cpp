@@ -10,6 +10,7 @@
 // here from the IEEE 754 definitions, not by the library. Hostile pickles are
 // assembled byte by byte from the opcode table.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -33,6 +34,7 @@
 #include "tavce/io/crc32.h"
 #include "tavce/io/pickle.h"
 #include "tavce/io/torch_checkpoint.h"
+#include "tavce/io/torch_pickle.h"
 
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
 #include <check.h>
@@ -495,7 +497,7 @@ START_TEST(test_text_and_rare_opcodes) {
   const std::string p4 = std::string("\x80\x04\x95\x08\x00\x00\x00\x00\x00\x00\x00", 11) +
                          std::string("\x8d\x02\x00\x00\x00\x00\x00\x00\x00hi\x94", 12) +
                          std::string("\x8e\x01\x00\x00\x00\x00\x00\x00\x00\xff", 10) +
-                         "\x8c\x03" "foo\x94\x8c\x03" "Bar\x94\x93)}\x92" + "(K\x01K\x02" "1" + "K\x07" "0" +
+                         "\x8c\x08" "argparse\x94\x8c\x09" "Namespace\x94\x93)}\x92" + "(K\x01K\x02" "1" + "K\x07" "0" +
                          "\x87" "2" "\x86.";
   const Value pair = unpickle_str(p4);
   ck_assert_ptr_eq(pair.items()[0].node(), pair.items()[1].node());  // DUP shares
@@ -503,15 +505,16 @@ START_TEST(test_text_and_rare_opcodes) {
   ck_assert_uint_eq(t.items().size(), 3);
   ck_assert_str_eq(t.items()[0].as_string().c_str(), "hi");
   ck_assert(t.items()[1].as_bytes() == std::string("\xff", 1));
-  ck_assert(t.items()[2].as_object().qualified_name() == "foo.Bar");
+  ck_assert(t.items()[2].as_object().qualified_name() == "argparse.Namespace");
 
-  // Unknown classes become objects that still take BUILD, APPENDS and SETITEMS.
+  // argparse.Namespace, the one inert record on the allow-list, takes BUILD.
   const Value o = unpickle_str("\x80\x02" "cargparse\nNamespace\n)\x81}X\x01\x00\x00\x00" "aK\x01sb."s);
   ck_assert(o.type_name() == "argparse.Namespace object");
   ck_assert_int_eq(o.as_object().state.as_dict().find(std::string("a"))->as_int(), 1);
-  const Value sub = unpickle_str("\x80\x02" "cmy\nList\n)R(K\x01K\x02" "e(K\x03K\x04u.");
-  ck_assert_uint_eq(sub.as_object().list_items.size(), 2);
-  ck_assert_int_eq(sub.as_object().dict_items.find(int64_t{3})->as_int(), 4);
+  // collections.Counter (MultiStepLR's milestones) is a dict.
+  const Value counter = unpickle_str("\x80\x02" "ccollections\nCounter\n}(K\x1eK\x01K(K\x01u\x85R."s);
+  ck_assert_uint_eq(counter.as_dict().size(), 2);
+  ck_assert_int_eq(counter.as_dict().find(int64_t{40})->as_int(), 1);
   // Python 2's OrderedDict reduce: a list of [key, value] lists.
   const Value od =
       unpickle_str("\x80\x02" "ccollections\nOrderedDict\n]((U\x01" "aK\x01lq\x00(U\x01" "bK\x02le\x85R."s);
@@ -545,7 +548,8 @@ START_TEST(test_hostile_pickles) {
       {"\x80\x02)K\x01" "a.", "APPEND to a tuple"},
       {"\x80\x02}]K\x01s.", "unhashable"},
       {"\x80\x02K\x01)R.", "REDUCE on a int"},
-      {"\x80\x02" "cfoo\nbar\nK\x01R.", "not a tuple"},
+      {"\x80\x02" "cbuiltins\nset\nK\x01R.", "not a tuple"},
+      {"\x80\x02" "cfoo\nbar\nK\x01R.", "global 'foo.bar' is not on the allow-list"},
       {"\x80\x02Q.", "stack underflow"},
       {"\x80\x02K\x01Q.", "resolves none"},
       {"\x80\x02\x82\x01.", "EXT1"},
@@ -577,6 +581,169 @@ START_TEST(test_hostile_pickles) {
   for (int i = 0; i < 60; ++i) dag += "q\x00h\x00\x86"s;
   dag += ".";
   ck_assert_uint_eq(unpickle_str(dag).items().size(), 2);
+}
+END_TEST
+
+// Every global outside the allow-list is refused, however it is named (GLOBAL,
+// STACK_GLOBAL, INST, Python 2 names) and however it would be used (called,
+// built, kept as a value or a key), with an error naming it.
+START_TEST(test_pickle_allow_list) {
+  struct Case {
+    std::string bytes;
+    const char* needle;
+  };
+  const std::vector<Case> cases = {
+      // The classic exploit: os.system('touch pwned') through REDUCE.
+      {"\x80\x02" "cos\nsystem\nX\x0b\x00\x00\x00touch pwned\x85R."s, "global 'os.system' is not on the allow-list"},
+      {"\x80\x02" "cposix\nsystem\nX\x02\x00\x00\x00ls\x85R."s, "'posix.system'"},
+      {"\x80\x02" "c__builtin__\neval\nX\x01\x00\x00\x00" "1\x85R."s, "'builtins.eval'"},
+      {"\x80\x02" "cbuiltins\ngetattr\n(K\x01X\x04\x00\x00\x00realtR."s, "'builtins.getattr'"},
+      // STACK_GLOBAL and NEWOBJ.
+      {"\x80\x04\x8c\x0asubprocess\x8c\x05Popen\x93)\x81."s, "'subprocess.Popen'"},
+      // Protocol 0 INST and protocol 1 OBJ.
+      {"(X\x02\x00\x00\x00lsios\nsystem\n."s, "'os.system'"},
+      {"(cos\nsystem\nX\x02\x00\x00\x00lso."s, "'os.system'"},
+      // Not called, but kept in the value (as a value, a key, an attribute).
+      {"\x80\x02" "cos\nsystem\n."s, "bare reference: global 'os.system' is not on the allow-list"},
+      {"\x80\x02}ctorch\nfloat32\nK\x01s."s, "bare reference: global 'torch.float32'"},
+      {"\x80\x02" "cargparse\nNamespace\n)\x81}X\x01\x00\x00\x00" "fcos\nsystem\nsb."s, "'os.system'"},
+      // Calling an instance of an allowed class is a call of no global.
+      {"\x80\x02" "cargparse\nNamespace\n)\x81)R."s, "REDUCE on a argparse.Namespace object"},
+      // Only the modelled arguments: Namespace takes its attributes through BUILD.
+      {"\x80\x02" "cargparse\nNamespace\nK\x01\x85R."s, "argparse.Namespace with 1 arguments"},
+      // copyreg._reconstructor (how protocols 0 and 1 rebuild objects) is not needed.
+      {"\x80\x02" "ccopy_reg\n_reconstructor\n)R."s, "'copyreg._reconstructor'"},
+  };
+  for (const Case& c : cases) {
+    const std::string msg = error_of([&] { unpickle_str(c.bytes); });
+    ck_assert_msg(msg.find(c.needle) != std::string::npos, "'%s' lacks '%s'", msg.c_str(), c.needle);
+  }
+  ck_assert(!fs::exists("pwned"));
+
+  // The torch hooks add the torch functions and nothing else.
+  const auto torch_error = [](const std::string& bytes) {
+    tavce::io::torch_detail::TorchHooks hooks(tavce::io::torch_detail::TorchHooks::Layout::Zip, "t",
+                                              [](tavce::io::StorageRef&) {});
+    return error_of([&] { tavce::io::unpickle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &hooks); });
+  };
+  std::string msg = torch_error("\x80\x02" "ctorch\nload\nX\x01\x00\x00\x00x\x85R."s);
+  ck_assert_msg(msg.find("global 'torch.load' is not on the allow-list") != std::string::npos, "%s", msg.c_str());
+  // A tensor subclass rebuilt through something other than torch._utils.
+  msg = torch_error("\x80\x02" "ctorch._tensor\n_rebuild_from_type_v2\n(cos\nsystem\ncmy\nT\n)}tR."s);
+  ck_assert_msg(msg.find("_rebuild_from_type_v2 through global 'os.system'") != std::string::npos, "%s", msg.c_str());
+  // A legacy whole-module save names the module's class in a persistent id.
+  tavce::io::torch_detail::TorchHooks legacy(tavce::io::torch_detail::TorchHooks::Layout::Legacy, "t");
+  const std::string module_pid =
+      "\x80\x02(X\x06\x00\x00\x00modulecmodel\nNet\nX\x04\x00\x00\x00" "a.pyX\x00\x00\x00\x00tQ."s;
+  msg = error_of([&] {
+    tavce::io::unpickle(reinterpret_cast<const uint8_t*>(module_pid.data()), module_pid.size(), "t", &legacy);
+  });
+  ck_assert_msg(msg.find("whole module") != std::string::npos && msg.find("'model.Net'") != std::string::npos, "%s",
+                msg.c_str());
+}
+END_TEST
+
+// The value, memo and work budgets (UnpickleLimits), small here so the bombs
+// stay small; the defaults bound the same counters.
+START_TEST(test_pickle_limits) {
+  const auto unpickle_with = [](const std::string& bytes, const tavce::io::UnpickleLimits& limits) {
+    return tavce::io::unpickle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test", nullptr, limits)
+        .value;
+  };
+  tavce::io::UnpickleLimits small;
+  small.max_values = 1000;
+  small.max_memo_entries = 100;
+  small.max_work = 10000;
+  // Values: a thousand Nones, even if each is dropped again.
+  std::string nones = "\x80\x02";
+  for (int i = 0; i < 999; ++i) nones += "N0";
+  ck_assert(unpickle_with(nones + "N.", small).is_none());  // exactly 1000
+  ASSERT_ERROR_HAS(unpickle_with(nones + "NN0.", small), "more than 1000 values");
+  // DUP and memo GET count too.
+  ASSERT_ERROR_HAS(unpickle_with("\x80\x02N" + std::string(1000, '2') + ".", small), "more than 1000 values");
+  // Memo: one value stored under 101 indices.
+  std::string memo = "\x80\x02N";
+  for (int i = 0; i < 101; ++i) memo += "r" + std::string(reinterpret_cast<const char*>(&i), 4);
+  ASSERT_ERROR_HAS(unpickle_with(memo + ".", small), "more than 100 memo entries");
+  memo = "\x80\x02N";
+  for (int i = 0; i < 300; ++i) memo += "q\x07";  // one index, reused
+  ck_assert(unpickle_with(memo + ".", small).is_none());
+  // Work: a 200-item dict BUILT onto a Namespace again and again.
+  std::string bomb = "\x80\x02" "cargparse\nNamespace\n)\x81}q\x00("s;
+  for (int i = 0; i < 200; ++i) bomb += "M" + std::string(reinterpret_cast<const char*>(&i), 2) + "N";
+  bomb += "u0";
+  for (int i = 0; i < 100; ++i) bomb += "h\x00" "b"s;
+  ASSERT_ERROR_HAS(unpickle_with(bomb + ".", small), "units of copying work");
+  // ... and through dict(): OrderedDict(d) of a large d, many times.
+  bomb = "\x80\x02]q\x01}q\x00("s;
+  for (int i = 0; i < 200; ++i) bomb += "M" + std::string(reinterpret_cast<const char*>(&i), 2) + "N";
+  bomb += "u0";
+  for (int i = 0; i < 100; ++i) bomb += "h\x01" "ccollections\nOrderedDict\nh\x00\x85R" "a"s;
+  ASSERT_ERROR_HAS(unpickle_with(bomb + ".", small), "units of copying work");
+
+  // The default budget stops the same BUILD bomb at full size quickly: a
+  // 50,000-item dict built a million times would be 10^11 copies.
+  bomb = "\x80\x02" "cargparse\nNamespace\n)\x81}q\x00("s;
+  for (int i = 0; i < 50000; ++i) bomb += "J" + std::string(reinterpret_cast<const char*>(&i), 4) + "N";
+  bomb += "u0";
+  for (int i = 0; i < 1000000; ++i) bomb += "h\x00" "b"s;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_ERROR_HAS(unpickle_str(bomb + "."), "units of copying work");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("default-budget BUILD bomb refused after %.2f s\n", seconds);
+}
+END_TEST
+
+// The legacy layout, by hand: magic, protocol version, sys_info, the object
+// pickle, the storage keys, then per storage its int64 count and elements.
+std::vector<uint8_t> legacy_file(const std::string& object_pickle, const std::string& key, int64_t count,
+                                 const std::string& elements) {
+  std::string f = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."s;
+  f += "\x80\x02M\xe9\x03."s;
+  f += "\x80\x02}X\x0d\x00\x00\x00little_endian\x88s."s;
+  f += object_pickle;
+  f += "\x80\x02]X" + std::string("\x01\x00\x00\x00", 4) + key + "a.";
+  f += std::string(reinterpret_cast<const char*>(&count), 8) + elements;
+  return std::vector<uint8_t>(f.begin(), f.end());
+}
+
+// _rebuild_tensor_v2 of a FloatStorage of `numel` elements (key "0") with the
+// given size and stride, all int64 through LONG1.
+std::string tensor_pickle(int64_t numel, int64_t size, int64_t stride) {
+  const auto long1 = [](int64_t v) { return "\x8a\x08"s + std::string(reinterpret_cast<const char*>(&v), 8); };
+  return "\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n("
+         "(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpu"s +
+         long1(numel) + "NtQK\x00"s + long1(size) + "\x85" + long1(stride) + "\x85" +
+         "\x89" "ccollections\nOrderedDict\n)RtR.";
+}
+
+// A file claiming a 10^12-element tensor is refused before anything that
+// size is allocated, whether the storage or only the view claims it.
+START_TEST(test_huge_tensor_claims) {
+  const int64_t trillion = 1000000000000;
+  const std::string four(4, '\0');
+  // The well-formed small case loads, so the refusals below are about size.
+  const TorchCheckpoint ok = parse_bytes(legacy_file(tensor_pickle(1, 1, 1), "0", 1, four), "ok");
+  ck_assert(ok.root().as_tensor().numel() == 1);
+  const auto start = std::chrono::steady_clock::now();
+  // The storage claims 4 TB; the file has 4 bytes.
+  ASSERT_ERROR_HAS(parse_bytes(legacy_file(tensor_pickle(trillion, trillion, 1), "0", trillion, four), "big"),
+                   "needs 4000000000000 bytes");
+  // The storage is honest, the view reaches past it.
+  ASSERT_ERROR_HAS(parse_bytes(legacy_file(tensor_pickle(1, trillion, 1), "0", 1, four), "big"),
+                   "reaches element 999999999999");
+  // A stride-0 view repeats one element 10^12 times: in bounds, but reading
+  // it would allocate 4 TB.
+  ASSERT_ERROR_HAS(parse_bytes(legacy_file(tensor_pickle(1, trillion, 0), "0", 1, four), "big"),
+                   "has 1000000000000 elements, more than its 1-element storage holds");
+  // Element counts that overflow int64 (2^62 elements of 4 bytes).
+  ASSERT_ERROR_HAS(parse_bytes(legacy_file(tensor_pickle(int64_t{1} << 62, 1, 1), "0", 1, four), "big"),
+                   "overflows");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ck_assert_msg(seconds < 5, "refusing took %.1f s", seconds);
+  // A modest stride-0 view (a broadcast bias) still loads.
+  const TorchCheckpoint expanded = parse_bytes(legacy_file(tensor_pickle(1, 1000, 0), "0", 1, four), "ok");
+  ck_assert(expanded.root().as_tensor().numel() == 1000);
 }
 END_TEST
 
@@ -752,6 +919,9 @@ Suite* checkpoint_suite() {
   tcase_add_test(pickle, test_text_and_rare_opcodes);
   tcase_add_test(pickle, test_hostile_pickles);
   tcase_add_test(pickle, test_tensor_ref_checks);
+  tcase_add_test(pickle, test_pickle_allow_list);
+  tcase_add_test(pickle, test_pickle_limits);
+  tcase_add_test(pickle, test_huge_tensor_claims);
   suite_add_tcase(s, pickle);
 
   TCase* bad = tcase_create("corruption");

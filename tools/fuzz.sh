@@ -34,14 +34,18 @@ case $target in
   mel) maxlen=70000 ;;           # up to 2 s of float samples
   *) maxlen=65536 ;;
 esac
+jobs=${FUZZ_JOBS:-1}
+if [ "$jobs" -gt 1 ]; then parallel="-jobs=$jobs -workers=$jobs"; else parallel=""; fi
+# Own working folder: with -jobs libFuzzer writes fuzz-N.log into the cwd.
+run=$out/run/$target
+rm -rf "$run" && mkdir -p "$run"
 set +e
-nice -n 10 "$out/fuzz_$target" -max_total_time="$seconds" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
-  -print_final_stats=1 -artifact_prefix="$crashes/" -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" \
-  "$@" "$work" "$seeds" >"$log" 2>&1
+# shellcheck disable=SC2086  # $parallel is two words or none
+(cd "$run" && nice -n 10 "$out/fuzz_$target" -max_total_time="$seconds" -max_len="$maxlen" -timeout=20 \
+  -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$crashes/" $parallel "$@" "$work" "$seeds") >"$log" 2>&1
 status=$?
 set -e
-# With -jobs, libFuzzer writes each worker's log to fuzz-N.log in the cwd.
-for f in fuzz-[0-9]*.log; do [ -f "$f" ] && cat "$f" >>"$log" && rm -f "$f"; done
+for f in "$run"/fuzz-*.log; do [ -f "$f" ] && cat "$f" >>"$log"; done
 
 execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
 last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)

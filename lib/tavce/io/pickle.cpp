@@ -82,7 +82,8 @@ Value int_from_decimal(std::string text) {
 
 class Unpickler {
  public:
-  Unpickler(const uint8_t* data, size_t size, PickleHooks* hooks) : data_(data), size_(size), hooks_(hooks) {}
+  Unpickler(const uint8_t* data, size_t size, PickleHooks* hooks, const UnpickleLimits& limits)
+      : data_(data), size_(size), hooks_(hooks), limits_(limits) {}
 
   // Frees everything made so far without recursion. The result was checked
   // (acyclic, shallow) and stays alive through its own handle; everything
@@ -135,8 +136,13 @@ class Unpickler {
     pos_ += 1;
     return s;
   }
+  // A text int; decimal conversion past int64 costs digits^2.
+  Value decimal(const std::string& line) {
+    charge(static_cast<uint64_t>(line.size()) * line.size() / 64);
+    return int_from_decimal(line);
+  }
   int64_t parse_int_line(const std::string& line) {
-    const Value v = int_from_decimal(line);
+    const Value v = decimal(line);
     if (!v.is(Value::Kind::Int)) throw Error("integer literal '" + line.substr(0, 40) + "' is out of range here");
     return v.as_int();
   }
@@ -149,8 +155,52 @@ class Unpickler {
   // ---- stack ----
   size_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
   void push(Value v) {
+    count_value();
     if (v.is_container()) containers_.push_back(v);
     stack_.push_back(std::move(v));
+  }
+  // A value pushed that shares an existing node (DUP, GET).
+  void push_shared(Value v) {
+    count_value();
+    stack_.push_back(std::move(v));
+  }
+  void count_value() {
+    if (++values_ > limits_.max_values)
+      throw Error("more than " + std::to_string(limits_.max_values) + " values: refused as a memory bomb");
+  }
+
+  // ---- work budget (UnpickleLimits::max_work) ----
+  void charge(uint64_t units) {
+    work_ += units;
+    if (work_ > limits_.max_work)
+      throw Error("more than " + std::to_string(limits_.max_work) + " units of copying work: refused as a time bomb");
+  }
+  // What handing `v` to a call, BUILD or SETITEM may copy or hash: its items
+  // (one level: deeper ones are shared, not copied) and its text.
+  static uint64_t cost_of(const Value& v) {
+    switch (v.kind()) {
+      case Value::Kind::List:
+      case Value::Kind::Tuple: return 1 + v.items().size();
+      case Value::Kind::Dict: return 1 + 2 * v.as_dict().size();
+      case Value::Kind::String: return 1 + v.as_string().size() / 64;
+      case Value::Kind::Bytes: return 1 + v.as_bytes().size() / 64;
+      case Value::Kind::Object: {
+        const Object& o = v.as_object();
+        return 1 + o.list_items.size() + 2 * o.dict_items.size();
+      }
+      default: return 1;
+    }
+  }
+  void charge_items(const Value& args) {
+    uint64_t units = cost_of(args);
+    if (args.is(Value::Kind::Tuple))
+      for (const Value& a : args.items()) units += cost_of(a);
+    charge(units);
+  }
+  void charge_items(const std::vector<Value>& items) {
+    uint64_t units = items.size();
+    for (const Value& v : items) units += cost_of(v);
+    charge(units);
   }
   Value pop() {
     if (stack_.size() <= fence()) throw Error("stack underflow");
@@ -179,11 +229,15 @@ class Unpickler {
   }
 
   // ---- memo ----
-  void memo_put(uint64_t index) { memo_[index] = top(); }
+  void memo_put(uint64_t index) {
+    if (memo_.size() >= limits_.max_memo_entries && memo_.count(index) == 0)
+      throw Error("more than " + std::to_string(limits_.max_memo_entries) + " memo entries: refused as a memory bomb");
+    memo_[index] = top();
+  }
   void memo_get(uint64_t index) {
     auto it = memo_.find(index);
     if (it == memo_.end()) throw Error("memo entry " + std::to_string(index) + " was never stored");
-    stack_.push_back(it->second);
+    push_shared(it->second);
   }
 
   // ---- objects ----
@@ -191,6 +245,7 @@ class Unpickler {
     return Value::object(py3_module(module), std::move(name), Value(), /*is_class_ref=*/true);
   }
   Value call(const Value& callable, const Value& args, bool newobj) {
+    charge_items(args);
     if (hooks_ && callable.is(Value::Kind::Object) && callable.as_object().is_class_ref) {
       const Object& c = callable.as_object();
       Value out;
@@ -203,6 +258,7 @@ class Unpickler {
     return hooks_->persistent_load(pid);
   }
   void append(Value& target, std::vector<Value> items) {
+    charge(items.size());
     if (target.is(Value::Kind::List)) {
       auto& dst = target.mutable_items();
       for (Value& v : items) dst.push_back(std::move(v));
@@ -214,6 +270,7 @@ class Unpickler {
     }
   }
   void set_items(Value& target, std::vector<Value> kv) {
+    charge_items(kv);
     if (kv.size() % 2 != 0) throw Error("SETITEMS with an odd number of values");
     Dict* d = nullptr;
     if (target.is(Value::Kind::Dict)) d = &target.mutable_dict();
@@ -246,7 +303,7 @@ class Unpickler {
       case '1': pop_mark(); return false;  // POP_MARK
       case '2': {                          // DUP
         Value v = top();
-        stack_.push_back(std::move(v));
+        push_shared(std::move(v));
         return false;
       }
 
@@ -267,10 +324,10 @@ class Unpickler {
       case 'I': {  // INT (text); protocol 0 spells booleans I01 / I00
         const std::string line = read_line();
         if (line == "01" || line == "00") push(Value::boolean(line == "01"));
-        else push(int_from_decimal(line));
+        else push(decimal(line));
         return false;
       }
-      case 'L': push(int_from_decimal(read_line())); return false;  // LONG (text)
+      case 'L': push(decimal(read_line())); return false;  // LONG (text)
       case 'G': {                                                                  // BINFLOAT, big-endian
         const uint8_t* p = take(8);
         uint64_t bits = 0;
@@ -416,6 +473,7 @@ class Unpickler {
       }
       case 'b': {  // BUILD
         Value state = pop();
+        charge(cost_of(state));
         build(top(), std::move(state));
         return false;
       }
@@ -454,6 +512,9 @@ class Unpickler {
   size_t op_pos_ = 0;
   uint8_t op_ = 0;
   PickleHooks* hooks_;
+  UnpickleLimits limits_;
+  size_t values_ = 0;
+  uint64_t work_ = 0;
   std::vector<Value> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Value> memo_;
@@ -472,9 +533,10 @@ std::string opcode_text(uint8_t op) {
 
 }  // namespace
 
-UnpickleResult unpickle(const uint8_t* data, size_t size, const std::string& label, PickleHooks* hooks) {
+UnpickleResult unpickle(const uint8_t* data, size_t size, const std::string& label, PickleHooks* hooks,
+                        const UnpickleLimits& limits) {
   if (size > 0 && data == nullptr) throw Error(label + ": no data");
-  Unpickler u(data, size, hooks);
+  Unpickler u(data, size, hooks, limits);
   try {
     return u.run();
   } catch (const Error& e) {

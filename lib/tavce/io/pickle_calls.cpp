@@ -1,6 +1,10 @@
-// The few Python callables the unpickler models itself (see pickle_internal.h).
-// They are the ones plain data needs: torch state dicts are OrderedDicts, and
-// protocol 2 under Python 3 spells bytes as _codecs.encode(str, 'latin1').
+// The few Python callables the unpickler models itself (see pickle_internal.h),
+// which with argparse.Namespace are its whole allow-list of globals: any other
+// call is refused. They are the ones plain data needs: torch state dicts are
+// OrderedDicts, learning-rate schedulers keep Counters (MultiStepLR's
+// milestones), protocol 2 under Python 3 spells bytes as
+// _codecs.encode(str, 'latin1'), and training scripts save their
+// argparse.Namespace beside the weights.
 #include "tavce/error.h"
 #include "tavce/io/pickle_internal.h"
 
@@ -8,7 +12,7 @@ namespace tavce::io::pickle_detail {
 namespace {
 
 bool is_dict_class(const std::string& module, const std::string& name) {
-  return (module == "collections" && (name == "OrderedDict" || name == "defaultdict")) ||
+  return (module == "collections" && (name == "OrderedDict" || name == "Counter")) ||
          (module == "builtins" && name == "dict");
 }
 
@@ -71,24 +75,33 @@ std::string py3_module(const std::string& module) {
   return module;
 }
 
+std::string not_allowed(const std::string& qualified_name) {
+  return "global '" + qualified_name +
+         "' is not on the allow-list of the checkpoint reader (plain data, state dicts and tensors only; "
+         "docs/reliability.md lists what loads)";
+}
+
 Value call_builtin(const Value& callable, const Value& args, bool newobj) {
-  if (!callable.is(Value::Kind::Object))
-    throw Error(std::string(newobj ? "NEWOBJ" : "REDUCE") + " on a " + callable.type_name() + ", not a class");
-  if (!args.is(Value::Kind::Tuple))
-    throw Error(std::string(newobj ? "NEWOBJ" : "REDUCE") + " arguments are a " + args.type_name() + ", not a tuple");
+  const char* op = newobj ? "NEWOBJ" : "REDUCE";
+  if (!callable.is(Value::Kind::Object) || !callable.as_object().is_class_ref)
+    throw Error(std::string(op) + " on a " + callable.type_name() + ", not a global on the allow-list");
   const Object& c = callable.as_object();
-  // Calling an instance (a functools.partial, say): keep it opaque.
-  if (!c.is_class_ref) return Value::object(c.module, c.name + "()", args);
   const std::string& module = c.module;
   const std::string& name = c.name;
+  const bool allowed = is_dict_class(module, name) || (!newobj && module == "_codecs" && name == "encode") ||
+                       (module == "builtins" &&
+                        (name == "bytes" || name == "bytearray" || name == "set" || name == "frozenset")) ||
+                       (module == "argparse" && name == "Namespace");
+  if (!allowed) throw Error(not_allowed(c.qualified_name()));
+  if (!args.is(Value::Kind::Tuple))
+    throw Error(std::string(op) + " arguments are a " + args.type_name() + ", not a tuple");
   const std::vector<Value>& a = args.items();
 
   if (is_dict_class(module, name)) {
     Value d = Value::dict();
     if (newobj) return d;  // __new__ arguments do not fill a dict
-    const size_t first = name == "defaultdict" ? 1 : 0;  // defaultdict(factory, items)
-    if (a.size() > first + 1) throw Error(c.qualified_name() + "() with " + std::to_string(a.size()) + " arguments");
-    if (a.size() == first + 1) fill_dict(d.mutable_dict(), a[first]);
+    if (a.size() > 1) throw Error(c.qualified_name() + "() with " + std::to_string(a.size()) + " arguments");
+    if (a.size() == 1) fill_dict(d.mutable_dict(), a[0]);
     return d;
   }
   if (!newobj && module == "_codecs" && name == "encode") {
@@ -109,6 +122,8 @@ Value call_builtin(const Value& callable, const Value& args, bool newobj) {
     else if (!newobj && !a.empty()) throw Error("builtins." + name + " with " + std::to_string(a.size()) + " arguments");
     return s;
   }
+  // argparse.Namespace: an inert record; its attributes arrive through BUILD.
+  if (!a.empty()) throw Error("argparse.Namespace with " + std::to_string(a.size()) + " arguments");
   return Value::object(module, name, args);
 }
 

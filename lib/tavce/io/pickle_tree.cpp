@@ -56,6 +56,8 @@ std::unordered_set<const void*> check_tree(const Value& root) {
   };
   std::vector<Frame> path;
   auto open = [&](const Value& v) {
+    if (v.is(Value::Kind::Object) && v.as_object().is_class_ref)
+      throw Error("the loaded value keeps a bare reference: " + not_allowed(v.as_object().qualified_name()));
     if (path.size() >= kMaxPickleDepth)
       throw Error("containers nested more than " + std::to_string(kMaxPickleDepth) + " deep");
     depth[v.node()] = kOnPath;

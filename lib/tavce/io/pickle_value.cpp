@@ -95,6 +95,16 @@ void check_tensor_ref(const TensorRef& ref, const std::string& who) {
     fail("view (shape " + shape_str(ref.shape) + ", strides " + shape_str(ref.strides) + ", offset " +
          std::to_string(ref.storage_offset) + ") reaches element " + std::to_string(last) + " of a storage of " +
          std::to_string(storage_numel) + " " + dtype_name(ref.dtype) + " elements");
+  // A view may reach the same element several times (stride 0, as
+  // tensor.expand() saves; overlapping strides), so its element count is not
+  // bounded by the file. Reading it allocates numel elements: a few bytes of
+  // storage must not be able to claim terabytes.
+  uint64_t view_bytes = 0;
+  if (numel > storage_numel &&
+      (__builtin_mul_overflow(numel, esize, &view_bytes) || view_bytes > kMaxRepeatedViewBytes))
+    fail("shape " + shape_str(ref.shape) + " has " + std::to_string(numel) + " elements, more than its " +
+         std::to_string(storage_numel) + "-element storage holds, and reading them would take more than " +
+         std::to_string(kMaxRepeatedViewBytes >> 20) + " MiB");
 }
 
 // ---- Value ------------------------------------------------------------------

@@ -1,8 +1,9 @@
 // The value tree an unpickled PyTorch checkpoint becomes: Python's None, bool,
 // int, float, str, bytes, list, tuple and dict, plus tensors (views into the
-// checkpoint's storage bytes, see TensorRef), storages and opaque objects for
-// every class we do not model (argparse.Namespace, optimiser classes, ...),
-// which keep their constructor arguments and state so nothing is lost.
+// checkpoint's storage bytes, see TensorRef), storages and inert objects for
+// the few allowed classes the reader does not turn into values
+// (argparse.Namespace, sets, complex tensors), which keep their arguments and
+// state. Nothing else loads (pickle.h's allow-list).
 //
 // Values are cheap handles: copies share the underlying node, as objects
 // shared through the pickle memo are shared in Python. Containers are mutable
@@ -41,8 +42,13 @@ struct TensorRef {
   bool is_contiguous() const;
 };
 
+// Views with more elements than their storage (stride 0) may take at most
+// this much once read; real ones (tensor.expand() of a bias) take bytes.
+constexpr uint64_t kMaxRepeatedViewBytes = uint64_t{256} << 20;
+
 // Throws tavce::Error (prefixed by `who`) unless shape, strides and offset are
-// sane and every element of the view lies inside the storage bytes.
+// sane, every element of the view lies inside the storage bytes, and a view
+// with more elements than its storage stays under kMaxRepeatedViewBytes.
 void check_tensor_ref(const TensorRef& ref, const std::string& who);
 
 // A storage: the flat bytes tensors view. `data` is bound once the reader has

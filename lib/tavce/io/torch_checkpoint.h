@@ -9,9 +9,11 @@
 // The file is mapped, not read: tensors are views into it (TensorRef), so a
 // 2 GB checkpoint of which a few MB are wanted costs a few MB.
 //
-// Anything the checkpoint holds besides tensors and plain data (optimiser
-// state, argparse.Namespace, ...) is kept as opaque objects, so extra content
-// never stops the weights from loading. Every malformed input is a
+// Optimiser state, argparse.Namespace records and complex tensors load beside
+// the weights; any other class or function the pickle names is refused with
+// an error naming it (the allow-list of pickle.h, the same spirit as
+// torch.load(weights_only=True)): a checkpoint from the internet can never
+// make this reader run or build anything else. Every malformed input is a
 // tavce::Error naming the file.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "tavce/error.h"
+#include "tavce/io/pickle_internal.h"
 
 namespace tavce::io::torch_detail {
 namespace {
@@ -82,8 +83,13 @@ Value TorchHooks::persistent_load(const Value& pid) {
     throw Error("persistent id " + pid.repr() + " is not a torch storage id");
   const std::vector<Value>& f = pid.items();
   const std::string& tag = key_string(f[0], "persistent id tag");
-  // ('module', class, source file, source): legacy saves of whole modules.
-  if (tag == "module" && f.size() == 4) return f[1];
+  // ('module', class, source file, source): a legacy save of a whole module,
+  // which only its code could rebuild.
+  if (tag == "module")
+    throw Error("the checkpoint holds a whole module saved by class (" + (f.size() > 1 ? f[1].repr() : "?") +
+                "), not a state dict; " +
+                (f.size() > 1 && f[1].is(Value::Kind::Object) ? pickle_detail::not_allowed(f[1].as_object().qualified_name())
+                                                              : std::string("only state dicts load")));
   if (tag != "storage") throw Error("unknown persistent id " + pid.repr());
   return storage_for(pid);
 }
@@ -146,13 +152,20 @@ Value TorchHooks::storage_for(const Value& pid) {
   return out;
 }
 
+// The torch part of the allow-list (pickle.h): the functions torch.save's
+// pickles call, each modelled here, and the storage classes of storage_type()
+// (named only inside persistent ids).
 bool TorchHooks::call(const std::string& module, const std::string& name, const Value& args, Value* out) {
   if (!args.is(Value::Kind::Tuple)) return false;  // the unpickler reports it
   const std::vector<Value>& a = args.items();
   if (module == "torch._utils") {
     if (name == "_rebuild_tensor" || name == "_rebuild_tensor_v2") {
-      if (!a.empty() && a[0].is(Value::Kind::Storage) && !a[0].as_storage().has_dtype)
-        return false;  // complex or quantised: left opaque, so only asking for it fails
+      if (!a.empty() && a[0].is(Value::Kind::Storage) && !a[0].as_storage().has_dtype) {
+        // Complex or quantised: an inert record, so that only asking for
+        // this tensor fails, not the whole checkpoint.
+        *out = Value::object(module, name, args);
+        return true;
+      }
       *out = rebuild_tensor(name, args);
       return true;
     }
@@ -165,13 +178,17 @@ bool TorchHooks::call(const std::string& module, const std::string& name, const 
   }
   if (module == "torch._tensor" && name == "_rebuild_from_type_v2") {
     // (function, tensor subclass, function args, state): rebuild through the
-    // function and drop the subclass.
+    // function, which must be one of the above, and drop the subclass and its
+    // state unused (the subclass's own code would be needed to honour them),
+    // so the subclass is the one global that need not be on the allow-list.
+    if (a.size() != 4 || !a[0].is(Value::Kind::Object) || !a[0].as_object().is_class_ref)
+      throw Error("torch._tensor._rebuild_from_type_v2 with arguments " + args.repr());
+    const Object& fn = a[0].as_object();
     // torch never nests it, and refusing to keeps hostile input from
     // recursing here before the tree's depth is checked.
-    if (a.size() != 4 || !a[0].is(Value::Kind::Object) || !a[0].as_object().is_class_ref) return false;
-    const Object& fn = a[0].as_object();
-    if (fn.module == module && fn.name == name) return false;
-    return call(fn.module, fn.name, a[2], out);
+    if (fn.module != "torch._utils" || !call(fn.module, fn.name, a[2], out))
+      throw Error("torch._tensor._rebuild_from_type_v2 through " + pickle_detail::not_allowed(fn.qualified_name()));
+    return true;
   }
   return false;
 }
