@@ -1,0 +1,36 @@
+// The little JSON the HTTP API writes: quoted strings and short numbers.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+inline std::string json_string(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          o += buf;
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+  }
+  return o + "\"";
+}
+
+// Seconds and rates with two decimals (JSON numbers, locale-independent).
+inline std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  for (char& c : buf)
+    if (c == ',') c = '.';
+  return buf;
+}

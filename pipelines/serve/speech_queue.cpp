@@ -1,0 +1,44 @@
+#include "speech_queue.h"
+
+#include <algorithm>
+
+bool SpeechQueue::push(const std::vector<int16_t>& samples) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (samples_.size() + samples.size() > max_samples_) return false;
+  samples_.insert(samples_.end(), samples.begin(), samples.end());
+  return true;
+}
+
+void SpeechQueue::push_dropping(const std::vector<int16_t>& samples) {
+  std::lock_guard<std::mutex> lock(mu_);
+  samples_.insert(samples_.end(), samples.begin(), samples.end());
+  if (samples_.size() > max_samples_) {
+    const size_t excess = samples_.size() - max_samples_;
+    samples_.erase(samples_.begin(), samples_.begin() + static_cast<std::ptrdiff_t>(excess));
+    dropped_ += excess;
+  }
+}
+
+size_t SpeechQueue::pop(int16_t* out, size_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t take = std::min(n, samples_.size());
+  std::copy(samples_.begin(), samples_.begin() + static_cast<std::ptrdiff_t>(take), out);
+  samples_.erase(samples_.begin(), samples_.begin() + static_cast<std::ptrdiff_t>(take));
+  std::fill(out + take, out + n, int16_t{0});
+  return take;
+}
+
+void SpeechQueue::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  samples_.clear();
+}
+
+uint64_t SpeechQueue::queued_samples() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return samples_.size();
+}
+
+uint64_t SpeechQueue::dropped_samples() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_;
+}
