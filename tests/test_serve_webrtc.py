@@ -67,7 +67,9 @@ def main():
             os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
             driver.screenshot(screenshot)
         print(json.dumps({"frames_decoded": stats.get("framesDecoded"), "audio_track": stats.get("audioTrack"),
-                          "audio_packets": stats.get("audioPackets"), "first_frame_ms": stats.get("firstFrameMs"),
+                          "audio_packets": stats.get("audioPackets"), "offer_sent_ms": stats.get("offerSentMs"),
+                          "answered_ms": stats.get("answeredMs"),
+                          "connected_ms": stats.get("connectedMs"), "first_frame_ms": stats.get("firstFrameMs"),
                           "state": stats.get("state"), "error": stats.get("error"),
                           "seconds_watched": round(waited, 2)}))
         ok = (stats.get("framesDecoded", 0) > FRAMES_WANTED and stats.get("audioTrack") is True

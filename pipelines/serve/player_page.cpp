@@ -23,7 +23,8 @@ const char* const kPlayerPageHtml = R"HTML(<!doctype html>
 "use strict";
 const started = performance.now();
 const stats = window.tavceStats = { state: "new", framesDecoded: 0, audioTrack: false,
-                                    audioPackets: 0, firstFrameMs: null, error: null };
+                                    audioPackets: 0, offerSentMs: null, answeredMs: null, connectedMs: null,
+                                    firstFrameMs: null, error: null };
 const video = document.getElementById("video");
 const unmute = document.getElementById("unmute");
 const whepUrl = location.pathname.replace(/\/player\/?$/, "/whep");
@@ -58,14 +59,20 @@ async function play() {
     if (e.track.kind === "audio") stats.audioTrack = true;
     video.srcObject = stream;
   };
-  pc.onconnectionstatechange = () => { stats.state = pc.connectionState; show(); };
+  pc.onconnectionstatechange = () => {
+    stats.state = pc.connectionState;
+    if (stats.state === "connected" && stats.connectedMs === null) stats.connectedMs = performance.now() - started;
+    show();
+  };
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringDone(pc, 2000);
+  stats.offerSentMs = performance.now() - started;
   const res = await fetch(whepUrl, { method: "POST", body: pc.localDescription.sdp,
                                      headers: { ...headers, "Content-Type": "application/sdp" } });
   const body = await res.text();
   if (res.status !== 201) throw new Error(`${res.status} ${res.statusText}: ${body}`);
   resource = new URL(res.headers.get("Location"), location.href).href;
+  stats.answeredMs = performance.now() - started;
   await pc.setRemoteDescription({ type: "answer", sdp: body });
   // Browsers may refuse sound without a click: then play muted and offer a button.
   video.play().catch(() => { video.muted = true; unmute.hidden = false; video.play(); });

@@ -503,6 +503,7 @@ bool WebRtcViewer::build_branch(const OfferedCodecs& codecs, std::string& error)
 
 void WebRtcViewer::start(GstSDPMessage* offer, const OfferedCodecs& codecs, AnswerHandler on_answer) {
   on_answer_ = std::move(on_answer);
+  started_us_ = g_get_monotonic_time();
   shared_ = std::make_shared<Shared>();
   shared_->viewer = weak_from_this();
   shared_->main_context = g_main_context_ref_thread_default();
@@ -591,7 +592,8 @@ void WebRtcViewer::answer_ready(const std::string& sdp) {
         return G_SOURCE_REMOVE;
       },
       this);
-  log_viewer(avatar_name_, id_, "answered");
+  log_viewer(avatar_name_, id_,
+             "answered after " + std::to_string((g_get_monotonic_time() - started_us_) / 1000) + " ms");
   AnswerHandler answer = std::move(on_answer_);
   on_answer_ = nullptr;
   if (answer) answer(201, sdp);
@@ -607,7 +609,9 @@ void WebRtcViewer::connection_state_changed(int state) {
     case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
       clear_timer(connect_timer_);
       clear_timer(grace_timer_);
-      if (state_ != State::connected) log_viewer(avatar_name_, id_, "connected");
+      if (state_ != State::connected)
+        log_viewer(avatar_name_, id_,
+                   "connected " + std::to_string((g_get_monotonic_time() - started_us_) / 1000) + " ms after the offer");
       state_ = State::connected;
       request_key_frame();
       break;

@@ -117,6 +117,7 @@ class WebRtcViewer : public std::enable_shared_from_this<WebRtcViewer> {
   GstPad* video_tee_pad_ = nullptr;
   GstPad* audio_tee_pad_ = nullptr;
   std::shared_ptr<Shared> shared_;
+  gint64 started_us_ = 0;  // offer received (monotonic), for the log lines
   guint negotiation_timer_ = 0;
   guint connect_timer_ = 0;
   guint grace_timer_ = 0;
