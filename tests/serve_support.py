@@ -1,6 +1,7 @@
 """Shared by the tavce-serve tests: free ports, starting the server and
-waiting for its HTTP port, and a tiny WebDriver client (chromedriver speaks
-the W3C WebDriver HTTP protocol, so the standard library is enough).
+waiting for its HTTP port, a WHEP offer written by hand in a browser's shape,
+and a tiny WebDriver client (chromedriver speaks the W3C WebDriver HTTP
+protocol, so the standard library is enough).
 
 Python standard library only.
 """
@@ -16,6 +17,38 @@ import sys
 import time
 
 SKIP = 77  # meson's exit code for a skipped test
+
+FINGERPRINT = ":".join(["AB"] * 32)
+
+
+def offer(video_formats, audio=True, video_direction="recvonly"):
+    """An offer like a browser's: BUNDLE, ICE credentials, DTLS fingerprint."""
+    lines = ["v=0", "o=- 4611731400430051336 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
+             "a=group:BUNDLE 0" + (" 1" if audio else ""), "a=msid-semantic: WMS"]
+
+    def media(kind, mid, formats, direction):
+        pts = " ".join(str(pt) for pt, _, _ in formats)
+        out = [f"m={kind} 9 UDP/TLS/RTP/SAVPF {pts}", "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0",
+               "a=ice-ufrag:Xy7q", "a=ice-pwd:0123456789abcdefghijklmn", "a=ice-options:trickle",
+               f"a=fingerprint:sha-256 {FINGERPRINT}", "a=setup:actpass", f"a=mid:{mid}", f"a={direction}",
+               "a=rtcp-mux"]
+        for pt, rtpmap, fmtp in formats:
+            out.append(f"a=rtpmap:{pt} {rtpmap}")
+            if fmtp:
+                out.append(f"a=fmtp:{pt} {fmtp}")
+        return out
+
+    lines += media("video", 0, video_formats, video_direction)
+    if audio:
+        lines += media("audio", 1, [(111, "opus/48000/2", "minptime=10;useinbandfec=1")], "recvonly")
+    return "\r\n".join(lines) + "\r\n"
+
+
+BROWSER_VIDEO = [(96, "VP8/90000", None),
+                 (102, "H264/90000", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"),
+                 (106, "H264/90000", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+                 (108, "H264/90000", "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f")]
+GOOD_OFFER = offer(BROWSER_VIDEO)
 
 
 def free_port():

@@ -3,8 +3,10 @@
 avatar's player page (GET /avatars/NAME/player), which negotiates over WHEP
 and plays the stream; the page's own counters (window.tavceStats, read through
 WebDriver) must show more than 25 decoded video frames and a received audio
-track within 30 s. Leaving the page must end the viewer on the server (the
-page DELETEs its WHEP resource on pagehide).
+track within 30 s. While it plays, offers that fail (garbage, and one that
+webrtcbin refuses after its branch was hung on the avatar's tees) must not
+slow it down. Leaving the page must end the viewer on the server (the page
+DELETEs its WHEP resource on pagehide).
 
 Skipped (exit 77) when chromium or chromedriver is missing: `tools/setup.sh
 --tests` installs them.
@@ -20,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_support import SKIP, Server, WebDriver, find_chromium, free_port, request  # noqa: E402
+from serve_support import FINGERPRINT, GOOD_OFFER, SKIP, Server, WebDriver, find_chromium, free_port, request  # noqa: E402
 
 FRAMES_WANTED = 25
 WAIT_S = 30
@@ -76,6 +78,23 @@ def main():
               and stats.get("audioPackets", 0) > 0 and not stats.get("error"))
         if not ok:
             print(f"FAIL: wanted more than {FRAMES_WANTED} decoded frames and audio within {WAIT_S} s: {stats}")
+
+        # Failing viewers beside a playing one: it keeps decoding at the avatar's rate.
+        if ok:
+            before = driver.run("return window.tavceStats.framesDecoded")
+            t0 = time.monotonic()
+            sdp = {"Content-Type": "application/sdp"}
+            request(port, "POST", "/avatars/lily/whep", b"garbage", sdp)
+            refused = GOOD_OFFER.replace(f"a=fingerprint:sha-256 {FINGERPRINT}\r\n", "").encode()
+            for _ in range(3):
+                status, _, _ = request(port, "POST", "/avatars/lily/whep", refused, sdp)
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
+            after = driver.run("return window.tavceStats.framesDecoded")
+            rate = (after - before) / (time.monotonic() - t0)
+            print(json.dumps({"frames_per_s_beside_failing_offers": round(rate, 1)}))
+            if status != 400 or rate < 15:
+                ok = False
+                print(f"FAIL: beside failing offers (last status {status}) the page decoded {rate:.1f} frames/s")
 
         # Leaving the page DELETEs the viewer: none may stay on the server.
         driver.open("about:blank")

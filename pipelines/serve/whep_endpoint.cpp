@@ -161,7 +161,7 @@ void WhepEndpoint::add_avatar_routes(SoupServer* server, Avatar& avatar) {
   // A restart destroys the tees the viewers hang on: end them (the browser
   // reconnects to the new pipeline).
   int listener = avatar.add_listener([this, avatar_name](Avatar::Event event) {
-    if (event == Avatar::Event::tearing_down) close_viewers_of(avatar_name, "the avatar's pipeline restarts");
+    if (event == Avatar::Event::tearing_down) close_viewers_of(avatar_name, "the avatar's pipeline is torn down (restart or shutdown)");
   });
   listeners_.push_back({&avatar, listener});
   auto callback = [](SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
