@@ -338,11 +338,23 @@ void post_portrait_warnings(GstTavceRenderer* self) {
     GST_ELEMENT_WARNING(self, STREAM, FORMAT, ("%s", w.c_str()), (nullptr));
 }
 
+// The image pad, with a reference of our own, or null. The application may
+// release the pad while the aggregate thread runs (release_pad clears the
+// field and the parent class drops the element's reference), so the
+// streaming thread never uses the bare field.
+GstAggregatorPad* image_pad_ref(GstTavceRenderer* self) {
+  GST_OBJECT_LOCK(self);
+  GstAggregatorPad* pad = self->imagepad ? GST_AGGREGATOR_PAD(gst_object_ref(self->imagepad)) : nullptr;
+  GST_OBJECT_UNLOCK(self);
+  return pad;
+}
+
 // A portrait from the image pad or a changed source-image property.
 bool update_identity(GstTavceRenderer* self) {
   GstTavceRendererState& st = state_of(self);
-  if (self->imagepad) {
-    GstBuffer* img = gst_aggregator_pad_pop_buffer(self->imagepad);
+  if (GstAggregatorPad* imagepad = image_pad_ref(self)) {
+    GstBuffer* img = gst_aggregator_pad_pop_buffer(imagepad);
+    gst_object_unref(imagepad);
     if (img) {
       try {
         if (!st.have_image_info) throw std::runtime_error("image buffer before caps");
@@ -396,13 +408,15 @@ GstFlowReturn gst_tavce_renderer_aggregate(GstAggregator* agg, gboolean timeout)
     }
     if (!st.session->has_portrait()) {
       gst_buffer_unref(buf);
-      const bool image_pending = self->imagepad && !gst_aggregator_pad_is_eos(self->imagepad);
+      GstAggregatorPad* imagepad = image_pad_ref(self);
+      const bool image_pending = imagepad && !gst_aggregator_pad_is_eos(imagepad);
       GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
           ("tavcerenderer has no portrait to animate: %s",
            image_pending ? "the image pad has not delivered one" :
-           self->imagepad ? "the image pad ended before delivering an image, and source-image is not set"
-                          : "set source-image=PORTRAIT or link an image to the request pad 'image'"),
+           imagepad ? "the image pad ended before delivering an image, and source-image is not set"
+                    : "set source-image=PORTRAIT or link an image to the request pad 'image'"),
           (nullptr));
+      if (imagepad) gst_object_unref(imagepad);
       return GST_FLOW_ERROR;
     }
     if (GST_BUFFER_IS_DISCONT(buf) && st.run_started) {
