@@ -2,7 +2,10 @@
 // schema checks, verify_bundle on damaged bundles, config JSON round trips,
 // and the official-checkpoint converter on fake inputs made from the golden
 // weights (full-size ExpNet converts; the reduced KPDetector must be refused
-// with the shape mismatches listed).
+// with the shape mismatches listed) and on full-size fakes of the 512 and
+// per-module SadTalker layouts (random weights, keys and shapes from the
+// reference's real configs), converted strictly and loaded; the 512 bundle's
+// renderer makes a 512x512 frame.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -14,10 +17,13 @@
 
 #include <unistd.h>
 
+#include <c10/core/InferenceMode.h>
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include "tavce/error.h"
+#include "tavce/io/checkpoint.h"
 #include "tavce/io/safetensors.h"
 #include "tavce/io/tensor_io.h"
 #include "tavce/models/arch_configs.h"
@@ -34,6 +40,7 @@
 #include "tavce/nn/spade_generator.h"
 #include "tavce/nn/state_dict.h"
 #include "tavce/nn/syncnet.h"
+#include "tavce/pipeline/model_store.h"
 #include "tavce/util/sha256.h"
 
 // Last: check.h defines a macro named fail that breaks std::ios::fail().
@@ -76,6 +83,12 @@ std::string error_of(const std::function<void()>& f) {
   } while (0)
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string shape_text(const at::Tensor& t) {
+  std::string out = "[";
+  for (int64_t d : t.sizes()) out += (out.size() > 1 ? "," : "") + std::to_string(d);
+  return out + "]";
+}
 
 // Evaluates msg once (it is often an error_of(...) call).
 #define ck_assert_error_has(msg, part)                                                                 \
@@ -335,7 +348,7 @@ START_TEST(convert_refuses_wrong_shapes) {
   ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "keys outside the prefixes");
   // An empty input directory.
   opt.in_dir = fresh_dir("convert-empty").string();
-  ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "no official sadtalker checkpoint");
+  ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "no official sadtalker (256 layout) checkpoint found");
 }
 END_TEST
 
@@ -436,6 +449,307 @@ START_TEST(convert_syncnet_v2) {
 }
 END_TEST
 
+// Layout choice and reporting on small fakes: with both safetensors present
+// the 256 one is read and the 512 one reported as skipped; --layout 512 reads
+// the other; --partial names every module not converted and why; bad
+// --layout values are refused.
+START_TEST(convert_layout_choice) {
+  const fs::path in = fresh_dir("convert-layouts-in");
+  write_fake_sadtalker(in, {{"audio2exp.", "audio2exp/weights.safetensors"}});
+  // The 512 file: the same golden ExpNet, every value doubled, so the source is visible in the weights.
+  nn::TensorMap doubled;
+  for (const auto& [k, v] : io::load_tensors(io::SafeTensors::open(golden("audio2exp/weights.safetensors").string()), true))
+    doubled.emplace("audio2exp." + k, v * 2);
+  models::save_tensors((in / "SadTalker_V0.0.2_512.safetensors").string(), doubled);
+  { std::ofstream(in / "wav2lip.pth") << "not read"; }
+  const auto ref = io::load_tensors(io::SafeTensors::open(golden("audio2exp/weights.safetensors").string()));
+
+  models::ConvertOptions opt;
+  opt.in_dir = in.string();
+  opt.partial = true;
+  {
+    std::ostringstream log;
+    opt.out_dir = (fresh_dir("convert-layouts-out") / "default").string();
+    const models::Bundle b = models::convert_official(opt, log);
+    ck_assert_error_has(log.str(), "layout: 256 (SadTalker_V0.0.2_256.safetensors");
+    ck_assert_error_has(log.str(), "skipped SadTalker_V0.0.2_512.safetensors: part of the 512 layout");
+    ck_assert_error_has(log.str(), "skipped wav2lip.pth: wav2lip's weights only initialise");
+    ck_assert_error_has(log.str(), "not converted kp_detector: SadTalker_V0.0.2_256.safetensors has no 'kp_extractor.' keys");
+    ck_assert_error_has(log.str(), "not converted mapping_full: mapping_00109-model.pth.tar not found");
+    ck_assert_text_eq(b.provenance.at("layout").get<std::string>(), "256");
+    ck_assert_uint_eq(b.provenance.at("not_converted").size(), 6);  // kp, generator, pose, recon, mapping x2
+    ck_assert_uint_eq(b.provenance.at("skipped").size(), 2);
+    const auto got = io::load_tensors(io::SafeTensors::open(opt.out_dir + "/expnet.safetensors"));
+    for (const auto& [k, v] : got) ck_assert_msg(v.equal(ref.at(k)), "expnet %s is not the 256 file's", k.c_str());
+  }
+  {
+    std::ostringstream log;
+    opt.layout = "512";
+    opt.out_dir = (fresh_dir("convert-layouts-out") / "512").string();
+    const models::Bundle b = models::convert_official(opt, log);
+    ck_assert_error_has(log.str(), "skipped SadTalker_V0.0.2_256.safetensors: part of the 256 layout");
+    ck_assert_text_eq(b.provenance.at("inputs").at(0).at("file").get<std::string>(), "SadTalker_V0.0.2_512.safetensors");
+    const auto got = io::load_tensors(io::SafeTensors::open(opt.out_dir + "/expnet.safetensors"));
+    for (const auto& [k, v] : got) ck_assert_msg(v.equal(ref.at(k) * 2), "expnet %s is not the 512 file's", k.c_str());
+  }
+  std::ostringstream log;
+  opt.out_dir = (fresh_dir("convert-layouts-out") / "bad").string();
+  opt.layout = "1024";
+  ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "unknown layout '1024'");
+  opt.layout = "256";
+  opt.variant = "tavce";
+  ck_assert_error_has(error_of([&] { models::convert_official(opt, log); }), "does not apply to --variant tavce");
+  // Without --partial every missing module is named with its reason.
+  opt.variant = "";
+  opt.partial = false;
+  const std::string msg = error_of([&] { models::convert_official(opt, log); });
+  ck_assert_error_has(msg, "lack 6 module(s)");
+  ck_assert_error_has(msg, "mapping: mapping_00229-model.pth.tar not found");
+}
+END_TEST
+
+namespace {
+
+// One row of an official container's layout: key, shape, dtype ("F32"/"I64").
+struct LayoutRow {
+  std::string key;
+  std::vector<int64_t> shape;
+  std::string dtype;
+};
+
+// The rows of golden/shapes_render.json's container whose key starts with
+// prefix, prefix removed. That table was made by instantiating the
+// reference's modules with the real configs, so it is the official layout.
+std::vector<LayoutRow> official_rows(const std::string& container, const std::string& prefix) {
+  const json all = read_json(golden("shapes_render.json"));
+  std::vector<LayoutRow> out;
+  for (const auto& row : all.at("containers").at(container).at("rows")) {
+    const std::string key = row.at(0);
+    if (key.rfind(prefix, 0) == 0)
+      out.push_back({key.substr(prefix.size()), row.at(1).get<std::vector<int64_t>>(), row.at(2).get<std::string>()});
+  }
+  ck_assert_msg(!out.empty(), "no %s rows in %s", prefix.c_str(), container.c_str());
+  return out;
+}
+
+// The he_estimator entry of facevid2vid_00189-model.pth.tar, from
+// docs/state_dict_keys.tsv (shapes_render.json does not cover it).
+std::vector<LayoutRow> he_estimator_rows() {
+  std::ifstream in(golden("../docs/state_dict_keys.tsv"));
+  ck_assert_msg(in.good(), "cannot read state_dict_keys.tsv beside the golden directory");
+  std::vector<LayoutRow> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, '\t');) cols.push_back(c);
+    if (cols.size() != 4 || cols[0].find("['he_estimator']") == std::string::npos) continue;
+    std::vector<int64_t> shape;
+    if (cols[2] != "scalar") {
+      std::stringstream dims(cols[2]);
+      for (std::string d; std::getline(dims, d, 'x');) shape.push_back(std::stoll(d));
+    }
+    const bool counter = cols[1].find("num_batches_tracked") != std::string::npos;
+    out.push_back({cols[1], shape, counter ? "I64" : "F32"});
+  }
+  ck_assert_uint_eq(out.size(), 402);
+  return out;
+}
+
+// Random weights of the given layout: small symmetric values (so a forward
+// pass stays finite), BatchNorm variances near 1, integer counters.
+nn::TensorMap fake_weights(const std::vector<LayoutRow>& rows, const std::string& key_prefix = "") {
+  nn::TensorMap out;
+  for (const auto& r : rows) {
+    at::Tensor t;
+    if (r.dtype == "I64") t = at::full(r.shape, 1000, at::kLong);
+    else if (r.key.size() > 12 && r.key.compare(r.key.size() - 12, 12, ".running_var") == 0) t = at::rand(r.shape) * 0.2 + 0.9;
+    else t = (at::rand(r.shape) - 0.5) * 0.1;
+    out.emplace(key_prefix + r.key, t);
+  }
+  // Spectral-norm layers (weight_orig, weight_u, weight_v): u and v as the
+  // power iteration leaves them (unit vectors, u = W v / |W v|), so sigma = u.W v
+  // is W's largest singular value estimate, not a random number near zero.
+  const std::string orig = ".weight_orig";
+  for (auto& [key, w] : out) {
+    if (key.size() <= orig.size() || key.compare(key.size() - orig.size(), orig.size(), orig) != 0) continue;
+    const std::string stem = key.substr(0, key.size() - 5);  // "X.weight"
+    const at::Tensor mat = w.reshape({w.size(0), -1});
+    const at::Tensor v = at::randn({mat.size(1)});
+    const at::Tensor wv = at::mv(mat, v / v.norm());
+    out.at(stem + "_v") = v / v.norm();
+    out.at(stem + "_u") = wv / wv.norm();
+  }
+  return out;
+}
+
+// The mapping files of every layout: 'mapping' plus the training state the
+// reference's load_cpk_mapping also reads.
+void write_fake_mapping_files(const fs::path& in) {
+  const nn::TensorMap disc = {{"fc.weight", at::ones({2, 2})}};
+  testing::write_torch_checkpoint((in / "mapping_00229-model.pth.tar").string(),
+                                  {{"mapping", fake_weights(official_rows("mapping_00229-model.pth.tar['mapping']", ""))},
+                                   {"discriminator", disc}},
+                                  {{"epoch", 229}});
+  testing::write_torch_checkpoint((in / "mapping_00109-model.pth.tar").string(),
+                                  {{"mapping", fake_weights(official_rows("mapping_00109-model.pth.tar['mapping']", ""))},
+                                   {"discriminator", disc}},
+                                  {{"epoch", 109}});
+}
+
+// The bundle's weight file of `module` holds exactly the official layout's
+// keys and shapes (independent truth: the rows) and the input's values.
+// A spectral-norm layer's X.weight_orig / _u / _v become X.weight =
+// weight_orig / (u . W v), what torch computes in eval mode.
+void check_converted(const fs::path& bundle_dir, const std::string& module, const std::vector<LayoutRow>& rows,
+                     const nn::TensorMap& input) {
+  const auto got = io::load_tensors(io::SafeTensors::open((bundle_dir / (module + ".safetensors")).string()));
+  const auto ends = [](const std::string& k, const std::string& suffix) {
+    return k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  size_t expected = 0;
+  for (const auto& r : rows) {
+    if (ends(r.key, ".weight_u") || ends(r.key, ".weight_v")) continue;
+    ++expected;
+    const bool sn = ends(r.key, ".weight_orig");
+    const std::string key = sn ? r.key.substr(0, r.key.size() - 5) : r.key;
+    const auto it = got.find(key);
+    ck_assert_msg(it != got.end(), "%s lacks %s", module.c_str(), key.c_str());
+    ck_assert_msg(it->second.sizes().vec() == r.shape, "%s %s has another shape", module.c_str(), key.c_str());
+    const at::Tensor& in = input.at(r.key);
+    if (sn) {
+      const at::Tensor sigma =
+          at::dot(input.at(key + "_u"), at::mv(in.reshape({in.size(0), -1}), input.at(key + "_v")));
+      ck_assert_msg(it->second.allclose(in / sigma, 1e-5, 1e-7), "%s %s is not weight_orig / sigma", module.c_str(),
+                    key.c_str());
+    } else {
+      ck_assert_msg(it->second.to(in.scalar_type()).equal(in), "%s %s differs from the input", module.c_str(),
+                    key.c_str());
+    }
+  }
+  ck_assert_msg(got.size() == expected, "%s: %zu tensors, the official layout has %zu", module.c_str(), got.size(),
+                expected);
+}
+
+}  // namespace
+
+// SadTalker_V0.0.2_512.safetensors (SadTalker's --size 512), full size with
+// random weights: detected alone, converted strictly (every official key,
+// nothing else, shapes and values kept), recorded as a 512x512 renderer, and
+// the renderer's networks loaded from the bundle as the elements load them
+// make a 512x512 frame (one frame: about 4x the 256 renderer's cost).
+START_TEST(convert_sadtalker_512) {
+  const fs::path in = fresh_dir("convert-512-in");
+  const std::string st = "SadTalker_V0.0.2_256.safetensors";
+  at::manual_seed(512);
+  models::save_tensors((in / "SadTalker_V0.0.2_512.safetensors").string(), fake_weights(official_rows(st, "")));
+  write_fake_mapping_files(in);
+
+  std::ostringstream log;
+  models::ConvertOptions opt;
+  opt.in_dir = in.string();
+  opt.out_dir = (fresh_dir("convert-512-out") / "sadtalker-512").string();
+  const models::Bundle b = models::convert_official(opt, log);  // strict: no --partial
+  ck_assert_error_has(log.str(), "layout: 512 (SadTalker_V0.0.2_512.safetensors");
+  ck_assert_uint_eq(b.architecture.size(), 7);
+  ck_assert_int_eq(b.architecture.at("generator").at("image_size").get<int>(), 512);
+  ck_assert_text_eq(b.provenance.at("layout").get<std::string>(), "512");
+  ck_assert_uint_eq(b.provenance.at("not_converted").size(), 0);
+
+  {  // scoped: the input's 725 MB are freed before the render
+    const nn::TensorMap input =
+        io::load_tensors(io::SafeTensors::open((in / "SadTalker_V0.0.2_512.safetensors").string()));
+    const std::pair<const char*, const char*> prefixes[] = {{"kp_extractor.", "kp_detector"},
+                                                            {"generator.", "generator"},
+                                                            {"audio2exp.", "expnet"},
+                                                            {"audio2pose.", "pose_vae"},
+                                                            {"face_3drecon.", "recon"}};
+    for (const auto& [prefix, module] : prefixes)
+      check_converted(opt.out_dir, module, official_rows(st, prefix), nn::select_prefix(input, prefix));
+  }
+  check_converted(opt.out_dir, "mapping", official_rows("mapping_00229-model.pth.tar['mapping']", ""),
+                  io::load_torch_state_dict((in / "mapping_00229-model.pth.tar").string(), "mapping"));
+
+  // As tavcerenderer loads it: the renderer side is 512, and one frame is 512x512.
+  const auto loaded = pipeline::LoadedBundle::get(opt.out_dir, "cpu");
+  ck_assert_int_eq(loaded->image_size(), 512);
+  c10::InferenceMode guard;
+  const at::Tensor image = at::rand({1, 3, 512, 512});
+  const at::Tensor kp = loaded->kp_detector()->forward(image);
+  ck_assert(kp.sizes().vec() == std::vector<int64_t>({1, 15, 3}));
+  const at::Tensor frame = loaded->generator()->forward(image, kp, kp).prediction;
+  ck_assert_msg(frame.sizes().vec() == std::vector<int64_t>({1, 3, 512, 512}), "frame is %s",
+                shape_text(frame).c_str());
+  ck_assert(at::isfinite(frame).all().item<bool>());
+}
+END_TEST
+
+// The older per-module set (SadTalker's --old_version): full-size torch.save
+// files with the official dict entries and random weights, detected when no
+// safetensors is present, converted strictly; he_estimator, the
+// discriminators and the epochs are reported as skipped.
+START_TEST(convert_sadtalker_per_module) {
+  const fs::path in = fresh_dir("convert-old-in");
+  const std::string st = "SadTalker_V0.0.2_256.safetensors";
+  at::manual_seed(140);
+  testing::write_torch_checkpoint((in / "auido2exp_00300-model.pth").string(),
+                                  {{"model", fake_weights(official_rows(st, "audio2exp."))}}, {{"epoch", 300}});
+  testing::write_torch_checkpoint((in / "auido2pose_00140-model.pth").string(),
+                                  {{"model", fake_weights(official_rows(st, "audio2pose."))}}, {{"epoch", 140}});
+  testing::write_torch_checkpoint((in / "facevid2vid_00189-model.pth.tar").string(),
+                                  {{"generator", fake_weights(official_rows(st, "generator."))},
+                                   {"kp_detector", fake_weights(official_rows(st, "kp_extractor."))},
+                                   {"he_estimator", fake_weights(he_estimator_rows())},
+                                   {"discriminator", {{"fc.weight", at::ones({2, 2})}}}},
+                                  {{"epoch", 189}});
+  testing::write_torch_checkpoint((in / "epoch_20.pth").string(),
+                                  {{"net_recon", fake_weights(official_rows(st, "face_3drecon."))}}, {{"epoch", 20}});
+  write_fake_mapping_files(in);
+  { std::ofstream(in / "wav2lip.pth") << "not read"; }
+
+  std::ostringstream log;
+  models::ConvertOptions opt;
+  opt.in_dir = in.string();
+  opt.out_dir = (fresh_dir("convert-old-out") / "sadtalker-old").string();
+  const models::Bundle b = models::convert_official(opt, log);  // strict: no --partial
+  ck_assert_error_has(log.str(), "layout: per-module");
+  ck_assert_error_has(log.str(), "skipped facevid2vid_00189-model.pth.tar ['he_estimator']: the head-pose estimator");
+  ck_assert_error_has(log.str(), "skipped facevid2vid_00189-model.pth.tar ['discriminator']: a discriminator");
+  ck_assert_error_has(log.str(), "skipped auido2exp_00300-model.pth ['epoch']: the training epoch");
+  ck_assert_error_has(log.str(), "skipped wav2lip.pth:");
+  ck_assert_uint_eq(b.architecture.size(), 7);
+  ck_assert_int_eq(b.architecture.at("generator").at("image_size").get<int>(), 256);
+  ck_assert_text_eq(b.provenance.at("layout").get<std::string>(), "per-module");
+  ck_assert_text_eq(b.provenance.at("module_sources").at("generator").get<std::string>(),
+                    "facevid2vid_00189-model.pth.tar ['generator']");
+  // 6 epochs + 3 discriminators + he_estimator + wav2lip.pth
+  ck_assert_uint_eq(b.provenance.at("skipped").size(), 11);
+
+  const auto entry = [&](const char* file, const char* key) {
+    return io::load_torch_state_dict((in / file).string(), key);
+  };
+  check_converted(opt.out_dir, "expnet", official_rows(st, "audio2exp."), entry("auido2exp_00300-model.pth", "model"));
+  check_converted(opt.out_dir, "pose_vae", official_rows(st, "audio2pose."), entry("auido2pose_00140-model.pth", "model"));
+  check_converted(opt.out_dir, "generator", official_rows(st, "generator."),
+                  entry("facevid2vid_00189-model.pth.tar", "generator"));
+  check_converted(opt.out_dir, "kp_detector", official_rows(st, "kp_extractor."),
+                  entry("facevid2vid_00189-model.pth.tar", "kp_detector"));
+  check_converted(opt.out_dir, "recon", official_rows(st, "face_3drecon."), entry("epoch_20.pth", "net_recon"));
+  check_converted(opt.out_dir, "mapping_full", official_rows("mapping_00109-model.pth.tar['mapping']", ""),
+                  entry("mapping_00109-model.pth.tar", "mapping"));
+  // Every module loads strictly from the bundle into the network its config describes.
+  const auto loaded = pipeline::LoadedBundle::get(opt.out_dir, "cpu");
+  ck_assert_int_eq(loaded->image_size(), 256);
+  loaded->expnet();
+  loaded->pose_vae();
+  loaded->mapping();
+  loaded->mapping_full();
+  loaded->kp_detector();
+  loaded->generator();
+  loaded->recon();
+}
+END_TEST
+
 int main() {
   Suite* s = suite_create("bundle");
   TCase* tc = tcase_create("bundle");
@@ -450,6 +764,9 @@ int main() {
   tcase_add_test(tc, convert_tavce_variant);
   tcase_add_test(tc, convert_syncnet_v2);
   tcase_add_test(tc, convert_refuses_wrong_shapes);
+  tcase_add_test(tc, convert_layout_choice);
+  tcase_add_test(tc, convert_sadtalker_512);
+  tcase_add_test(tc, convert_sadtalker_per_module);
   suite_add_tcase(s, tc);
   SRunner* sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -97,7 +97,8 @@ void write_zip(const std::string& path, std::vector<Entry> files, const Pickler&
 
 }  // namespace
 
-void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries) {
+void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries,
+                            const std::map<std::string, int64_t>& ints) {
   Pickler p;
   std::vector<Entry> files;
   int storage = 0;
@@ -106,6 +107,10 @@ void write_torch_checkpoint(const std::string& path, const std::map<std::string,
   for (const auto& [entry, tensors] : entries) {
     p.str(entry);
     pickle_state_dict(p, files, storage, tensors);
+  }
+  for (const auto& [entry, value] : ints) {
+    p.str(entry);
+    p.integer(value);
   }
   p.op('u');  // SETITEMS into the top dict
   p.op('.');
@@ -127,20 +132,26 @@ void write_zip(const std::string& path, std::vector<Entry> files, const Pickler&
   files.insert(files.begin(), {"archive/data.pkl", p.out});
   files.push_back({"archive/version", {'3', '\n'}});
 
-  // A stored (uncompressed) zip: local headers + data, central directory, end record.
-  std::vector<uint8_t> zip, central;
-  for (const Entry& e : files) {
+  // A stored (uncompressed) zip: local headers + data, central directory,
+  // end record. Written entry by entry: the full-size fakes are hundreds of MB.
+  std::ofstream f(path, std::ios::binary);
+  const auto write = [&](const std::vector<uint8_t>& bytes) {
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  };
+  std::vector<uint8_t> central;
+  uint64_t offset = 0;
+  for (Entry& e : files) {
+    if (offset + e.data.size() + 1024 > UINT32_MAX) throw Error("torch_save: " + path + " would need zip64");
     const uint32_t crc = io::crc32(e.data.data(), e.data.size());
-    const uint32_t offset = static_cast<uint32_t>(zip.size());
-    put_u32(zip, 0x04034b50);
-    put_u16(zip, 20); put_u16(zip, 0); put_u16(zip, 0); put_u16(zip, 0); put_u16(zip, 0);
-    put_u32(zip, crc);
-    put_u32(zip, static_cast<uint32_t>(e.data.size()));
-    put_u32(zip, static_cast<uint32_t>(e.data.size()));
-    put_u16(zip, static_cast<uint32_t>(e.name.size()));
-    put_u16(zip, 0);
-    zip.insert(zip.end(), e.name.begin(), e.name.end());
-    zip.insert(zip.end(), e.data.begin(), e.data.end());
+    std::vector<uint8_t> local;
+    put_u32(local, 0x04034b50);
+    put_u16(local, 20); put_u16(local, 0); put_u16(local, 0); put_u16(local, 0); put_u16(local, 0);
+    put_u32(local, crc);
+    put_u32(local, static_cast<uint32_t>(e.data.size()));
+    put_u32(local, static_cast<uint32_t>(e.data.size()));
+    put_u16(local, static_cast<uint32_t>(e.name.size()));
+    put_u16(local, 0);
+    local.insert(local.end(), e.name.begin(), e.name.end());
 
     put_u32(central, 0x02014b50);
     put_u16(central, 20); put_u16(central, 20); put_u16(central, 0); put_u16(central, 0);
@@ -151,20 +162,25 @@ void write_zip(const std::string& path, std::vector<Entry> files, const Pickler&
     put_u16(central, static_cast<uint32_t>(e.name.size()));
     put_u16(central, 0); put_u16(central, 0); put_u16(central, 0); put_u16(central, 0);
     put_u32(central, 0);
-    put_u32(central, offset);
+    put_u32(central, static_cast<uint32_t>(offset));
     central.insert(central.end(), e.name.begin(), e.name.end());
+
+    write(local);
+    write(e.data);
+    offset += local.size() + e.data.size();
+    std::vector<uint8_t>().swap(e.data);  // written: free it
   }
-  const uint32_t cd_offset = static_cast<uint32_t>(zip.size());
-  zip.insert(zip.end(), central.begin(), central.end());
-  put_u32(zip, 0x06054b50);
-  put_u16(zip, 0); put_u16(zip, 0);
-  put_u16(zip, static_cast<uint32_t>(files.size()));
-  put_u16(zip, static_cast<uint32_t>(files.size()));
-  put_u32(zip, static_cast<uint32_t>(central.size()));
-  put_u32(zip, cd_offset);
-  put_u16(zip, 0);
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(zip.data()), static_cast<std::streamsize>(zip.size()));
+  std::vector<uint8_t> end;
+  put_u32(end, 0x06054b50);
+  put_u16(end, 0); put_u16(end, 0);
+  put_u16(end, static_cast<uint32_t>(files.size()));
+  put_u16(end, static_cast<uint32_t>(files.size()));
+  put_u32(end, static_cast<uint32_t>(central.size()));
+  put_u32(end, static_cast<uint32_t>(offset));
+  put_u16(end, 0);
+  write(central);
+  write(end);
+  f.close();
   if (!f) throw Error("torch_save: cannot write " + path);
 }
 

@@ -7,6 +7,7 @@
 // in test_torch_checkpoint, so this writer is tested through it too.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -15,8 +16,10 @@
 namespace tavce::testing {
 
 // {"netG": {...}, "audio_encoder": {...}} -> path. Floating tensors are
-// written as float32, integer ones as int64.
-void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries);
+// written as float32, integer ones as int64. ints adds plain integer entries
+// beside the state dicts (the "epoch" of the official training checkpoints).
+void write_torch_checkpoint(const std::string& path, const std::map<std::string, nn::TensorMap>& entries,
+                            const std::map<std::string, int64_t>& ints = {});
 // A bare state dict at the root (torch.save(model.state_dict(), path)), as syncnet_v2.model.
 void write_torch_state_dict(const std::string& path, const nn::TensorMap& tensors);
 

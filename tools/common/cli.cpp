@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
@@ -66,6 +67,11 @@ int run_tool(const char* prog, const std::function<int()>& body) {
   try {
     return body();
   } catch (const std::exception& e) {
+    // What the tool already printed goes out first: with stdout and stderr on
+    // one terminal or pipe, buffered output would otherwise follow (or, after
+    // a partial flush, surround) the error message.
+    std::cout.flush();
+    std::fflush(stdout);
     std::fprintf(stderr, "%s: error: %s\n", prog, e.what());
     return 2;
   }

@@ -25,7 +25,8 @@ std::vector<std::string> split_list(const std::string& s);
 // flags: option names that take no value.
 Args parse_args(int argc, char** argv, const std::vector<std::string>& flags = {});
 
-// Runs body, turning any exception into "PROG: error: ..." on stderr and exit code 2.
+// Runs body, turning any exception into "PROG: error: ..." on stderr and exit
+// code 2, after flushing what body wrote to stdout.
 int run_tool(const char* prog, const std::function<int()>& body);
 
 }  // namespace tavce::tools

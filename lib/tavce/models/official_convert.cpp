@@ -94,20 +94,26 @@ nn::TensorMap with_batchnorm_counters(nn::TensorMap tensors, const torch::nn::Mo
 
 Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
   const Variant variant = options.variant.empty() ? detect_variant(options.in_dir) : parse_variant(options.variant);
+  if (variant == Variant::Tavce && !options.layout.empty())
+    throw Error("--layout chooses among the SadTalker layouts; it does not apply to --variant tavce");
+  const SadTalkerLayout layout =
+      options.layout.empty() ? detect_sadtalker_layout(options.in_dir) : parse_sadtalker_layout(options.layout);
   const fs::path out_dir(options.out_dir);
   if (fs::exists(out_dir / kBundleManifestName))
     throw Error("'" + options.out_dir + "' already holds a model bundle; choose a new directory");
 
-  OfficialSources sources = read_official_sources(options.in_dir, variant, log);
-  std::sort(sources.missing.begin(), sources.missing.end());
-  sources.missing.erase(std::unique(sources.missing.begin(), sources.missing.end()), sources.missing.end());
+  OfficialSources sources = read_official_sources(options.in_dir, variant, layout, log);
+  const std::string what = variant == Variant::Tavce
+                               ? std::string("tavce")
+                               : std::string("sadtalker (") + layout_name(layout) + " layout)";
   if (!sources.missing.empty()) {
-    std::string list;
-    for (const auto& m : sources.missing) list += (list.empty() ? "" : ", ") + m;
-    if (!options.partial)
-      throw Error("official " + std::string(variant_name(variant)) + " files in '" + options.in_dir +
-                  "' lack the modules " + list + " (pass --partial to convert the rest)");
-    log << "warning: not converted (no input): " << list << "\n";
+    if (!options.partial) {
+      std::string list;
+      for (const auto& m : sources.missing) list += (list.empty() ? "" : "; ") + m.module + ": " + m.reason;
+      throw Error("official " + what + " files in '" + options.in_dir + "' lack " +
+                  std::to_string(sources.missing.size()) + " module(s): " + list + " (pass --partial to convert the rest)");
+    }
+    for (const auto& m : sources.missing) log_line(log, "not converted " + m.module + ": " + m.reason);
   }
 
   fs::create_directories(out_dir);
@@ -116,7 +122,8 @@ Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
   if (bundle.name.empty()) bundle.name = fs::absolute(out_dir).parent_path().filename().string();
   bundle.family = variant == Variant::Tavce ? "tavce" : "sadtalker";
   bundle.description = std::string("Official ") + (variant == Variant::Tavce ? "TAVCE" : "SadTalker") +
-                       " weights converted by tavce-convert";
+                       " weights converted by tavce-convert" +
+                       (variant == Variant::SadTalker ? std::string(" (") + layout_name(layout) + " layout)" : "");
   bundle.licence = variant == Variant::Tavce
                        ? "as the TAVCE release (see its repository); SadTalker parts: Apache-2.0"
                        : "Apache-2.0 (SadTalker repository licence; check the release page before redistributing)";
@@ -124,6 +131,9 @@ Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
   json module_sources = json::object();
   for (SourceModule& src : sources.modules) {
     BuiltModule built = build_module(src.module, variant);
+    // The networks are fully convolutional: the 512 renderer has the 256
+    // one's keys and shapes, and only the image size it works at differs.
+    if (src.module == "generator") built.config["image_size"] = sources.image_size;
     nn::TensorMap tensors = with_batchnorm_counters(nn::fold_spectral_norm(src.tensors), *built.module);
     if (src.module == "pose_vae" && variant == Variant::Tavce) {
       // netG.encoder only serves training (the CVAE's posterior); TAVCE releases no pose training loop.
@@ -131,7 +141,8 @@ Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
         it = it->first.rfind("netG.encoder.", 0) == 0 ? tensors.erase(it) : std::next(it);
     }
     nn::load_state_dict(*built.module, tensors, src.source);
-    src.tensors.clear();
+    tensors.clear();
+    src.tensors.clear();  // the input copy is no longer needed: keep the peak memory to about one model
 
     const std::string file = src.module + ".safetensors";
     save_tensors((out_dir / file).string(), nn::state_dict(*built.module),
@@ -139,18 +150,25 @@ Bundle convert_official(const ConvertOptions& options, std::ostream& log) {
     bundle.architecture[src.module] = built.config;
     bundle.files[file] = describe_file(options.out_dir, file, {src.module});
     module_sources[src.module] = src.source;
-    log << "converted " << src.module << " from " << src.source << " -> " << file << "\n";
+    log_line(log, "converted " + src.module + " from " + src.source + " -> " + file);
   }
 
   json inputs = json::array();
   for (const auto& in : sources.inputs) inputs.push_back({{"file", in.name}, {"bytes", in.bytes}, {"sha256", in.sha256}});
+  json skipped = json::array();
+  for (const auto& k : sources.skipped) skipped.push_back({{"what", k.what}, {"reason", k.reason}});
+  json not_converted = json::array();
+  for (const auto& m : sources.missing) not_converted.push_back({{"module", m.module}, {"reason", m.reason}});
   bundle.provenance = {{"converter", kConverterVersion},
                        {"date", util::utc_now()},
                        {"variant", variant_name(variant)},
+                       {"skipped", skipped},
+                       {"not_converted", not_converted},
                        {"inputs", inputs},
                        {"module_sources", module_sources},
                        {"spectral_norm", "folded: weight = weight_orig / sigma, as torch computes it in eval mode"},
                        {"dtype", "float32 (floating tensors of the inputs upcast)"}};
+  if (variant == Variant::SadTalker) bundle.provenance["layout"] = layout_name(layout);
   if (variant == Variant::Tavce)
     bundle.provenance["dropped"] = "audio2pose netG.encoder.* (training only); facerender he_estimator (unused at inference)";
   write_bundle(options.out_dir, bundle);

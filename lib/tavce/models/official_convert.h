@@ -17,13 +17,19 @@ struct ConvertOptions {
   std::string out_dir;  // created if absent; must not already hold a model.json
   std::string name;     // bundle name; default: the out_dir's file name
   std::string variant;  // "sadtalker", "tavce" or "" (detect from in_dir)
-  // Convert what is there even if some of the variant's modules are missing
-  // (by default a missing module is an error).
+  // SadTalker only: "256", "512", "per-module" or "" (detect from in_dir,
+  // detect_sadtalker_layout); see SadTalkerLayout.
+  std::string layout;
+  // Convert what is there even if some of the layout's modules are missing
+  // (by default a missing module is an error); each module not converted is
+  // printed with the reason.
   bool partial = false;
 };
 
 // Converts, writes the weight files and model.json, verifies the result and
-// returns it. Progress and the sha256 of every input go to log.
+// returns it. Progress, the sha256 of every input and every file, checkpoint
+// entry or module not converted (with the reason) go to log, one whole,
+// flushed line each (log_line), and are recorded in provenance.
 Bundle convert_official(const ConvertOptions& options, std::ostream& log);
 
 }  // namespace tavce::models
