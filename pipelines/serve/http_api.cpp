@@ -447,6 +447,13 @@ bool HttpApi::start(std::string& error) {
   impl_->pool = g_thread_pool_new(&Impl::run_job, nullptr, 2, FALSE, nullptr);
 
   server_ = soup_server_new("server-header", "tavce-serve ", nullptr);
+  // One request per connection: libsoup 3.2 (Debian 12) never closes an idle
+  // keep-alive connection that the client closed, so every request would
+  // leave a socket in CLOSE_WAIT (measured: one fd per request, for good).
+  // With "Connection: close" soup closes its end after each response.
+  g_signal_connect(server_, "request-started", G_CALLBACK(+[](SoupServer*, SoupServerMessage* msg, gpointer) {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection", "close");
+  }), nullptr);
   // Early and normal handlers pair up per path: /avatars needs both.
   soup_server_add_early_handler(server_, "/avatars", &Impl::early, impl_, nullptr);
   soup_server_add_handler(server_, "/avatars", &Impl::handle, impl_, nullptr);
