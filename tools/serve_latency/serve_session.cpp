@@ -3,6 +3,7 @@
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <libsoup/soup.h>
 
 #include <algorithm>
@@ -31,6 +32,8 @@ constexpr int64_t kIdleWindowUs = 800000;  // idle frames learnt before each pus
 struct Clip {
   std::string path;
   std::vector<uint8_t> bytes;  // the WAV file as sent
+  std::vector<int16_t> mono;   // its first channel
+  int rate = 0;
   double seconds = 0;
   double onset_seconds = 0;    // the clip's own silent lead
 };
@@ -68,9 +71,11 @@ Clip load_clip(const std::string& path, double threshold_dbfs) {
   for (size_t i = 0; i < mono.size(); ++i)
     mono[i] = static_cast<int16_t>(le16(data + 2 * i * static_cast<size_t>(channels)));
   c.seconds = static_cast<double>(mono.size()) / rate;
+  c.rate = rate;
   const auto onset = audio_onset(mono.data(), mono.size(), rate, threshold_dbfs);
   if (!onset) throw std::runtime_error(path + ": no sample reaches the audio threshold (silent clip?)");
   c.onset_seconds = static_cast<double>(*onset) / rate;
+  c.mono = std::move(mono);
   return c;
 }
 
@@ -103,9 +108,9 @@ struct Box {
 // The mouth box of a gray frame: dlib landmarks 48-67 (tavcefacetrack) with
 // a margin for the jaw's drop; nothing when no face is found.
 std::optional<Box> mouth_box_from_face(const ClientFrame& f) {
-  GstElement* p = gst_parse_launch(
+  GstElement* p = gst_parse_launch_full(
       "appsrc name=in format=time ! videoconvert ! video/x-raw,format=RGB ! tavcefacetrack ! appsink name=out sync=false",
-      nullptr);
+      nullptr, GST_PARSE_FLAG_FATAL_ERRORS, nullptr);
   if (!p) return std::nullopt;
   GstElement* in = gst_bin_get_by_name(GST_BIN(p), "in");
   GstElement* out = gst_bin_get_by_name(GST_BIN(p), "out");
@@ -164,7 +169,7 @@ struct TimedPatch {
 // What the client callbacks fill and the measuring loop reads.
 struct Observed {
   std::mutex mu;
-  std::optional<ClientFrame> first_frame;
+  std::deque<ClientFrame> face_candidates;  // every 25th frame until the mouth box is known
   std::optional<Box> box;
   std::deque<TimedPatch> frames;
   std::deque<ClientAudio> audio;
@@ -175,6 +180,98 @@ struct Observed {
     while (!audio.empty() && audio.front().arrival_us < before_us) audio.pop_front();
   }
 };
+
+// The avatar's portrait and bundle, from GET /avatars.
+std::pair<std::string, std::string> avatar_source(SoupSession* session, const std::string& http, const std::string& name) {
+  SoupMessage* msg = soup_message_new("GET", (http + "/avatars").c_str());
+  if (!msg) throw std::runtime_error("not a valid URL: " + http);
+  GError* err = nullptr;
+  GBytes* body = soup_session_send_and_read(session, msg, nullptr, &err);
+  const unsigned status = soup_message_get_status(msg);
+  g_object_unref(msg);
+  if (!body || status != 200) {
+    const std::string why = err ? err->message : "HTTP " + std::to_string(status);
+    g_clear_error(&err);
+    if (body) g_bytes_unref(body);
+    throw std::runtime_error("GET " + http + "/avatars failed: " + why + " (is tavce-serve running there?)");
+  }
+  gsize n = 0;
+  const auto* d = static_cast<const char*>(g_bytes_get_data(body, &n));
+  const nlohmann::json j = nlohmann::json::parse(std::string(d, n), nullptr, false);
+  g_bytes_unref(body);
+  if (j.is_object() && j.contains("avatars"))
+    for (const auto& a : j["avatars"])
+      if (a.value("name", "") == name) return {a.value("portrait", ""), a.value("bundle", "")};
+  throw std::runtime_error("the server has no avatar named '" + name + "' (GET " + http + "/avatars lists them)");
+}
+
+// How many frames the rendered mouth starts moving before (< 0) or after the
+// speech in the clip itself, with the same elements and the same detector,
+// offline: 2 s of silence, then the clip. The live A/V offset minus this is
+// what the stream's timing adds.
+std::optional<double> model_lead_frames(const Clip& clip, const std::string& portrait, const std::string& bundle,
+                                        const Box& box, const ServeOptions& opt) {
+  GError* err = nullptr;
+  GstElement* p = gst_parse_launch_full(
+      "appsrc name=in format=time ! audioconvert ! audioresample ! audio/x-raw,rate=16000,channels=1 ! tavcemelspec"
+      " ! tavceaudio2coeff name=a2c ! tavcerenderer name=renderer ! videoconvert ! video/x-raw,format=GRAY8"
+      " ! appsink name=out sync=false", nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!p) {
+    g_clear_error(&err);
+    return std::nullopt;
+  }
+  for (const char* n : {"a2c", "renderer"}) {
+    GstElement* e = gst_bin_get_by_name(GST_BIN(p), n);
+    g_object_set(e, "source-image", portrait.c_str(), nullptr);
+    if (!bundle.empty() && bundle != "default") g_object_set(e, "model", bundle.c_str(), nullptr);
+    gst_object_unref(e);
+  }
+  GstElement* in = gst_bin_get_by_name(GST_BIN(p), "in");
+  GstElement* out = gst_bin_get_by_name(GST_BIN(p), "out");
+  GstCaps* caps = gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "rate", G_TYPE_INT, clip.rate,
+                                      "channels", G_TYPE_INT, 1, "layout", G_TYPE_STRING, "interleaved", nullptr);
+  g_object_set(in, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  constexpr double kLead = 2.0;
+  std::vector<int16_t> samples(static_cast<size_t>(kLead * clip.rate), 0);
+  samples.insert(samples.end(), clip.mono.begin(), clip.mono.end());
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBuffer* buf = gst_buffer_new_memdup(samples.data(), samples.size() * 2);
+  GST_BUFFER_PTS(buf) = 0;
+  gst_app_src_push_buffer(GST_APP_SRC(in), buf);
+  gst_app_src_end_of_stream(GST_APP_SRC(in));
+  std::vector<Patch> frames;
+  while (GstSample* smp = gst_app_sink_try_pull_sample(GST_APP_SINK(out), 60 * GST_SECOND)) {
+    GstVideoInfo info;
+    GstVideoFrame vf;
+    if (gst_video_info_from_caps(&info, gst_sample_get_caps(smp)) &&
+        gst_video_frame_map(&vf, &info, gst_sample_get_buffer(smp), GST_MAP_READ)) {
+      Patch patch{box.x1 - box.x0, box.y1 - box.y0, {}};
+      if (GST_VIDEO_INFO_WIDTH(&info) >= box.x1 && GST_VIDEO_INFO_HEIGHT(&info) >= box.y1)
+        for (int y = box.y0; y < box.y1; ++y) {
+          const auto* row = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0)) + y * GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0);
+          patch.px.insert(patch.px.end(), row + box.x0, row + box.x1);
+        }
+      gst_video_frame_unmap(&vf);
+      frames.push_back(std::move(patch));
+    }
+    gst_sample_unref(smp);
+  }
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(in);
+  gst_object_unref(out);
+  gst_object_unref(p);
+  // Idle: 0.5-1.3 s (well before any anticipation of the speech at >= 2 s).
+  const size_t idle_from = static_cast<size_t>(0.5 * 1000 / kFrameMs), idle_to = static_cast<size_t>(1.3 * 1000 / kFrameMs);
+  if (frames.size() <= idle_to || frames[0].px.empty()) return std::nullopt;
+  std::vector<const Patch*> idle;
+  for (size_t i = idle_from; i < idle_to; ++i) idle.push_back(&frames[i]);
+  const IdleModel m = learn_idle(idle, opt.video_margin, opt.video_floor, opt.max_shift);
+  for (size_t i = idle_to; i < frames.size(); ++i)
+    if (patch_difference(frames[i], m.reference, opt.max_shift) > m.threshold)
+      return (static_cast<double>(i) * kFrameMs / 1000 - (kLead + clip.onset_seconds)) * 1000 / kFrameMs;
+  return std::nullopt;
+}
 
 struct PushResult {
   int64_t sent_us = 0, answered_us = 0;
@@ -217,6 +314,13 @@ nlohmann::json ms(double us) { return std::round(us / 100.0) / 10.0; }
 
 nlohmann::json run_serve_latency(const ServeOptions& opt) {
   if (opt.avatar.empty()) throw std::runtime_error("serve: --avatar NAME is required");
+  // The mouth box and the model's lead use the tavce elements in this process.
+  for (const char* name : {"tavcefacetrack", "tavcemelspec", "tavceaudio2coeff", "tavcerenderer"}) {
+    GstElementFactory* f = gst_element_factory_find(name);
+    if (!f) throw std::runtime_error(std::string("serve: the element ") + name +
+                                     " is not found: export GST_PLUGIN_PATH=$PWD/build/gst in the source tree");
+    gst_object_unref(f);
+  }
   if (opt.min_gap < 1.0 || opt.max_gap < opt.min_gap)
     throw std::runtime_error("serve: --min-gap must be >= 1 s (idle frames are learnt before each push) and <= --max-gap");
   const std::string rtsp = opt.rtsp.empty() ? "rtsp://127.0.0.1:8554/" + opt.avatar : opt.rtsp;
@@ -232,9 +336,9 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       [&](ClientFrame&& f) {
         std::lock_guard<std::mutex> lock(obs.mu);
         obs.frame_count++;
-        // The mouth is looked for a second in: the first decoded frames may
-        // precede the stream's first key frame.
-        if (!obs.first_frame && obs.frame_count == 25) obs.first_frame = f;
+        // The mouth is looked for from a second in (the first decoded frames
+        // may precede the stream's first key frame), on a frame a second.
+        if (!obs.box && obs.frame_count % 25 == 0 && obs.face_candidates.size() < 8) obs.face_candidates.push_back(f);
         if (!obs.box) return;
         const Box& b = *obs.box;
         if (f.width < b.x1 || f.height < b.y1) return;
@@ -252,23 +356,36 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
   std::string error;
   if (!client.start(error)) throw std::runtime_error("serve: " + error);
 
-  // A frame a second in: where the mouth is.
-  const int64_t start_deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  // Where the mouth is: dlib on a frame a second, from a second in, up to 8 tries.
   std::optional<ClientFrame> first;
-  while (!first && g_get_monotonic_time() < start_deadline) {
+  std::optional<Box> found;
+  int tries = 0;
+  const int64_t start_deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < start_deadline && !found && tries < 8) {
     const std::string e = client.poll_error();
     if (!e.empty()) throw std::runtime_error("serve: the RTSP client failed on " + rtsp + ": " + e);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::lock_guard<std::mutex> lock(obs.mu);
-    first = obs.first_frame;
+    std::optional<ClientFrame> candidate;
+    {
+      std::lock_guard<std::mutex> lock(obs.mu);
+      if (!obs.face_candidates.empty()) candidate = std::move(obs.face_candidates.front()), obs.face_candidates.pop_front();
+    }
+    if (!candidate) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    ++tries;
+    if (!first) first = candidate;
+    if (!opt.mouth_box.empty()) break;
+    found = mouth_box_from_face(*candidate);
+    if (found) first = candidate;
   }
-  if (!first) throw std::runtime_error("serve: fewer than 25 video frames from " + rtsp + " within 20 s");
+  if (!first) throw std::runtime_error("serve: fewer than 25 video frames from " + rtsp + " within 30 s");
   Box box;
   std::string box_source;
   if (!opt.mouth_box.empty()) {
     box = parse_box(opt.mouth_box, first->width, first->height), box_source = "option";
-  } else if (auto b = mouth_box_from_face(*first)) {
-    box = *b, box_source = "dlib landmarks 48-67 of the 25th frame";
+  } else if (found) {
+    box = *found, box_source = "dlib landmarks 48-67 (try " + std::to_string(tries) + ")";
   } else {
     box = parse_box("0.3,0.62,0.7,0.92", first->width, first->height), box_source = "default (no face found)";
   }
@@ -282,6 +399,24 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
 
   SoupSession* session = soup_session_new_with_options("timeout", 30, nullptr);
   std::unique_ptr<SoupSession, void (*)(SoupSession*)> session_guard(session, [](SoupSession* s) { g_object_unref(s); });
+  // The model's own lead on each clip (see model_lead_frames), when the
+  // portrait is a file this machine can read.
+  std::vector<std::optional<double>> lead(clips.size());
+  nlohmann::json leads = nlohmann::json::array();
+  {
+    const auto [portrait, bundle] = avatar_source(session, opt.http, opt.avatar);
+    const bool readable = !portrait.empty() && g_file_test(portrait.c_str(), G_FILE_TEST_IS_REGULAR);
+    Box padded;
+    {
+      std::lock_guard<std::mutex> lock(obs.mu);
+      padded = *obs.box;
+    }
+    for (size_t i = 0; i < clips.size(); ++i) {
+      if (readable) lead[i] = model_lead_frames(clips[i], portrait, bundle, padded, opt);
+      leads.push_back({{"clip", clips[i].path}, {"onset_s", clips[i].onset_seconds},
+                       {"model_lead_frames", lead[i] ? nlohmann::json(*lead[i]) : nlohmann::json()}});
+    }
+  }
   std::mt19937 rng(opt.seed);
   std::uniform_real_distribution<double> gap(opt.min_gap, opt.max_gap);
   std::ofstream trace;
@@ -290,7 +425,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     if (!trace) throw std::runtime_error("serve: cannot write the trace " + opt.trace);
   }
 
-  std::vector<double> video_arrival, video_playout, audio_arrival, audio_playout, av_frames, request;
+  std::vector<double> video_arrival, video_playout, audio_arrival, audio_playout, av_frames, av_stream_frames, request;
   nlohmann::json misses = nlohmann::json::array();
   const int64_t run_start = g_get_monotonic_time();
   const int64_t run_end = opt.minutes > 0 ? run_start + static_cast<int64_t>(opt.minutes * 60e6) : INT64_MAX;
@@ -322,7 +457,10 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       misses.push_back({{"utterance", n}, {"why", "HTTP " + std::to_string(push.status) + ": " + push.body}});
       continue;
     }
-    const int64_t t0 = push.answered_us + static_cast<int64_t>(clip.onset_seconds * 1e6);
+    // The server says when the clip starts after what is already queued (0 when idle).
+    const nlohmann::json answer = nlohmann::json::parse(push.body, nullptr, false);
+    const double starts_in = answer.is_object() ? answer.value("starts_in_seconds", 0.0) : 0.0;
+    const int64_t t0 = push.answered_us + static_cast<int64_t>((starts_in + clip.onset_seconds) * 1e6);
     // Watch until the clip has been said and a second more.
     std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>((clip.seconds + 1.0) * 1e6)));
 
@@ -372,6 +510,11 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     if (v && a && v->playout_us && a->second) {
       av_frames.push_back(static_cast<double>(v->playout_us - a->second) / 1000 / kFrameMs);
       u["av_offset_frames"] = av_frames.back();
+      const std::optional<double>& l = lead[static_cast<size_t>(n) % clips.size()];
+      if (l) {
+        av_stream_frames.push_back(av_frames.back() - *l);
+        u["av_offset_stream_frames"] = av_stream_frames.back();
+      }
     }
     if (!v || !a) misses.push_back({{"utterance", n}, {"why", !v ? "no mouth change seen" : "no audio onset seen"}});
     if (trace) trace << u.dump() << std::endl;
@@ -391,6 +534,11 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
   double worst = 0;
   for (double f : av_frames) worst = std::max(worst, std::fabs(f));
   r["av_offset_abs_max_frames"] = av_frames.empty() ? nlohmann::json() : nlohmann::json(worst);
+  r["model_lead"] = leads;
+  r["av_offset_stream_frames"] = summarize(av_stream_frames);
+  worst = 0;
+  for (double f : av_stream_frames) worst = std::max(worst, std::fabs(f));
+  r["av_offset_stream_abs_max_frames"] = av_stream_frames.empty() ? nlohmann::json() : nlohmann::json(worst);
   r["request_ms"] = summarize(request);
   r["misses"] = misses;
   r["seconds"] = static_cast<double>(g_get_monotonic_time() - run_start) / 1e6;

@@ -14,7 +14,12 @@
 //           (onset.h), learnt on the frames of the last 0.8 s before the push;
 //  play-out the same events at the time a synchronised sink of the client
 //           would present them (base time + running time + client latency);
-//  A/V      video onset minus audio onset in play-out time, in 40 ms frames.
+//  A/V      video onset minus audio onset in play-out time, in 40 ms frames
+//           (av_offset_frames). The mouth starts moving before the sound
+//           (the audio network looks ahead), so the same clip is also rendered
+//           offline through the same elements and detector (2 s of silence,
+//           then the clip): its lead is subtracted, and what is left is what
+//           the stream's timing adds (av_offset_stream_frames).
 #pragma once
 
 #include <string>
