@@ -32,6 +32,8 @@ packages=(
   # Portrait and speech of the main job (public domain / package-provided).
   python3-imageio
   espeak-ng
+  # tools/soak-serve.sh posts speech to tavce-serve with curl.
+  curl
   # tavce-serve's WebRTC output: webrtcbin's library headers and its ICE agent.
   libgstreamer-plugins-bad1.0-dev gstreamer1.0-nice
 )
