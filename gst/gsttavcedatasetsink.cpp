@@ -65,18 +65,30 @@ struct GstTavceDatasetSinkState {
   std::vector<float> mel;
   bool mel_eos = false, finished = false;
 
+  // Everything, the negotiated video format included (start, stop).
   void reset() {
     width = height = fps_n = 0;
     fps_d = 1;
-    gst_segment_init(&video_segment, GST_FORMAT_TIME);
+    reset_video();
+    reset_mel();
+  }
+  // A flushing seek reaches each pad on its own thread; each drops what it
+  // collected (the clip restarts at the new position) and keeps the caps:
+  // they are sticky and upstream does not send them again after FLUSH_STOP.
+  void reset_mel() {
     gst_segment_init(&mel_segment, GST_FORMAT_TIME);
-    video_start = mel_start = GST_CLOCK_TIME_NONE;
+    mel_start = GST_CLOCK_TIME_NONE;
+    mel.clear();
+    mel_eos = false;
+  }
+  void reset_video() {
+    gst_segment_init(&video_segment, GST_FORMAT_TIME);
+    video_start = GST_CLOCK_TIME_NONE;
     landmarks.clear();
     boxes.clear();
     windows.clear();
     sync_meta_seen = false;
-    mel.clear();
-    mel_eos = finished = false;
+    finished = false;
     if (pending_eos) gst_event_unref(pending_eos);
     pending_eos = nullptr;
   }
@@ -265,7 +277,7 @@ gboolean video_event(GstBaseSink* sink, GstEvent* event) {
     case GST_EVENT_FLUSH_STOP: {
       // A seek restarts the clip: what was collected belongs to another stretch.
       std::lock_guard<std::mutex> guard(st.lock);
-      st.reset();
+      st.reset_video();
       break;
     }
     case GST_EVENT_EOS: {
@@ -324,9 +336,7 @@ gboolean mel_event(GstPad* pad, GstObject* parent, GstEvent* event) {
         break;
       }
       case GST_EVENT_FLUSH_STOP:
-        st.mel.clear();
-        st.mel_start = GST_CLOCK_TIME_NONE;
-        st.mel_eos = false;
+        st.reset_mel();
         break;
       case GST_EVENT_EOS:
         st.mel_eos = true;
@@ -355,6 +365,17 @@ gboolean stop(GstBaseSink* sink) {
   std::lock_guard<std::mutex> guard(st.lock);
   st.reset();
   return TRUE;
+}
+
+// A seek sent to the sink must move both branches. GstBaseSink sends it
+// upstream of the video pad only; the mel branch would go on from where it
+// was (mixing two stretches in one clip, or, already at EOS, leaving the clip
+// waiting for a mel EOS that never comes again). Same event, same seqnum.
+gboolean send_event(GstElement* element, GstEvent* event) {
+  auto* self = GST_TAVCE_DATASET_SINK(element);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_SEEK && !gst_pad_push_event(self->melpad, gst_event_ref(event)))
+    GST_WARNING_OBJECT(self, "the mel branch refused the seek");
+  return GST_ELEMENT_CLASS(gst_tavce_dataset_sink_parent_class)->send_event(element, event);
 }
 
 gboolean start(GstBaseSink* sink) {
@@ -444,6 +465,7 @@ static void gst_tavce_dataset_sink_class_init(GstTavceDatasetSinkClass* klass) {
   gobject_class->set_property = set_property;
   gobject_class->get_property = get_property;
   gobject_class->finalize = finalize;
+  element_class->send_event = send_event;
   GstBaseSinkClass* sink_class = GST_BASE_SINK_CLASS(klass);
   sink_class->start = start;
   sink_class->set_caps = video_set_caps;

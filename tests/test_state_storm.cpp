@@ -344,9 +344,68 @@ GST_START_TEST(storm_datasetsink) {
   const int clips = storm("tavcedatasetsink",
       video + " ! tavcefacetrack ! dut.sink " + speech_to("tavcemelspec ! dut.mel ") +
           "tavcedatasetsink name=dut location=\"" + dir + "/clip.safetensors\"",
-      cycles, false, {}, "dut");
+      cycles, true, {}, "dut");
   // Every EOS, however early, ends in one written or skipped clip.
   fail_unless_equals_int(clips, cycles);
+  std::filesystem::remove_all(dir);
+}
+GST_END_TEST;
+
+// Regression: a flushing seek on a pipeline ending in tavcedatasetsink.
+// The sink used to forget its video caps on FLUSH_STOP ("received video
+// before its caps") and GstBaseSink sent the seek up the video branch only, so
+// the mel branch went on from where it was. Seeking to [1 s, 3 s] in PAUSED
+// must give a clip of exactly that stretch on both pads: 50 video frames and
+// 2 s of mel (80 per second, one more for the centred first frame).
+GST_START_TEST(datasetsink_seek_moves_both_branches) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("tavce-storm-seek-" + std::to_string(getpid()))).string();
+  Watchdog dog("datasetsink seek", std::chrono::seconds(60));
+  Storm s;
+  s.dog = &dog;
+  s.where = "datasetsink seek";
+  const std::string desc = portrait_video() + " ! tavcefacetrack ! dut.sink " +
+                           speech_to("tavcemelspec ! dut.mel ") + "tavcedatasetsink name=dut location=\"" + dir +
+                           "/clip.safetensors\"";
+  GError* err = nullptr;
+  s.pipe = gst_parse_launch(desc.c_str(), &err);
+  fail_unless(s.pipe != nullptr && err == nullptr);
+  s.bus = gst_element_get_bus(s.pipe);
+  set_state(s, GST_STATE_PAUSED);
+  s.step("seek to [1 s, 3 s]");
+  fail_unless(gst_element_seek(s.pipe, 1.0, GST_FORMAT_TIME,
+                               static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
+                               GST_SEEK_TYPE_SET, 1 * GST_SECOND, GST_SEEK_TYPE_SET, 3 * GST_SECOND));
+  set_state(s, GST_STATE_PLAYING);
+  s.step("waiting for the clip");
+  GstMessage* msg = gst_bus_timed_pop_filtered(s.bus, 30 * GST_SECOND,
+      static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+  while (msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT && !gst_message_has_name(msg, "tavce-dataset-clip")) {
+    gst_message_unref(msg);
+    msg = gst_bus_timed_pop_filtered(s.bus, 30 * GST_SECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+  }
+  fail_unless(msg != nullptr, "no clip within 30 s after the seek");
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+    GError* e = nullptr;
+    gst_message_parse_error(msg, &e, nullptr);
+    fail("error after the seek: %s", e ? e->message : "?");
+  }
+  const GstStructure* st = gst_message_get_structure(msg);
+  gboolean written = FALSE;
+  gint64 frames = 0, mel_frames = 0;
+  fail_unless(gst_structure_get_boolean(st, "written", &written) && gst_structure_get_int64(st, "frames", &frames) &&
+              gst_structure_get_int64(st, "mel-frames", &mel_frames));
+  gchar* text = gst_structure_to_string(st);
+  std::printf("%s\n", text);
+  g_free(text);
+  fail_unless(written, "the clip was skipped");
+  fail_unless(frames >= 49 && frames <= 51, "%" G_GINT64_FORMAT " video frames for 2 s", frames);
+  fail_unless(mel_frames >= 159 && mel_frames <= 162, "%" G_GINT64_FORMAT " mel frames for 2 s", mel_frames);
+  gst_message_unref(msg);
+  set_state(s, GST_STATE_NULL);
+  gst_object_unref(s.bus);
+  gst_object_unref(s.pipe);
   std::filesystem::remove_all(dir);
 }
 GST_END_TEST;
@@ -363,6 +422,7 @@ Suite* storm_suite() {
   tcase_add_test(tc, storm_syncscore);
   tcase_add_test(tc, storm_facetrack);
   tcase_add_test(tc, storm_datasetsink);
+  tcase_add_test(tc, datasetsink_seek_moves_both_branches);
   suite_add_tcase(s, tc);
   return s;
 }
