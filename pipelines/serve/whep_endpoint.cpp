@@ -137,7 +137,31 @@ struct WhepEndpoint::PendingAnswer {
 };
 
 WhepEndpoint::WhepEndpoint(AvatarSet& avatars, WhepOptions options)
-    : avatars_(avatars), options_(std::move(options)) {}
+    : avatars_(avatars), options_(std::move(options)) {
+  // The first viewer would wait for what GStreamer does once per process:
+  // load webrtcbin's plugins (nice, dtls, srtp, ...) and make the DTLS
+  // self-signed certificate (about a second of key generation, measured).
+  // Do both now, off the main thread.
+  g_thread_unref(g_thread_new(
+      "tavce-webrtc-warmup",
+      [](gpointer) -> gpointer {
+        if (GstElement* webrtc = gst_element_factory_make("webrtcbin", nullptr)) {
+          gst_element_set_state(webrtc, GST_STATE_READY);
+          gst_element_set_state(webrtc, GST_STATE_NULL);
+          gst_object_unref(webrtc);
+        }
+        for (const char* factory : {"srtpenc", "srtpdec"})
+          if (GstElement* e = gst_element_factory_make(factory, nullptr)) gst_object_unref(e);
+        if (GstElement* dtls = gst_element_factory_make("dtlsdec", nullptr)) {
+          gchar* pem = nullptr;
+          g_object_get(dtls, "pem", &pem, nullptr);
+          g_free(pem);
+          gst_object_unref(dtls);
+        }
+        return nullptr;
+      },
+      nullptr));
+}
 
 WhepEndpoint::~WhepEndpoint() {
   for (auto& [avatar, id] : listeners_) avatar->remove_listener(id);
