@@ -26,6 +26,7 @@ struct Upload {
   std::vector<uint8_t> body;
   uint64_t received = 0;
   bool too_large = false;
+  bool refused = false;   // answered early on the socket (refuse_early)
   bool finished = false;  // the client is gone or the response was sent
 };
 
@@ -306,6 +307,47 @@ struct HttpApi::Impl {
 
   // ---- soup callbacks ------------------------------------------------------
 
+  // Answers at once, on the socket, while the client may still be sending a
+  // body that will never be used: the status line reaches it early (curl and
+  // browsers stop sending), and the write side is closed. What the client
+  // still sends is read and dropped by on_chunk, never kept.
+  static void refuse_early(SoupServerMessage* msg, int status, const std::string& text) {
+    Upload* up = upload_of(msg);
+    if (up->refused) return;
+    up->refused = true;
+    respond_error(msg, status, text);  // what soup would send, should the socket still take it
+    const std::string body = "{\"error\": " + json_string(text) + "}\n";
+    const std::string head = "HTTP/1.1 " + std::to_string(status) + " " + soup_status_get_phrase(status) +
+                             "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                             "\r\nConnection: close\r\n\r\n";
+    GSocket* sock = soup_server_message_get_socket(msg);
+    if (!sock) return;
+    const std::string all = head + body;
+    g_socket_send(sock, all.data(), all.size(), nullptr, nullptr);  // a few hundred bytes: the send buffer takes them
+    g_socket_shutdown(sock, FALSE, TRUE, nullptr);
+  }
+
+  struct ChunkCtx {
+    Upload* up;
+    uint64_t limit;
+  };
+
+  static void on_chunk(SoupServerMessage* msg, GBytes* chunk, gpointer p) {
+    auto* c = static_cast<ChunkCtx*>(p);
+    gsize n = 0;
+    const auto* d = static_cast<const uint8_t*>(g_bytes_get_data(chunk, &n));
+    c->up->received += n;
+    if (c->up->too_large) return;
+    if (c->up->received > c->limit) {
+      c->up->too_large = true;
+      std::vector<uint8_t>().swap(c->up->body);
+      refuse_early(msg, 413, "the body passed " + std::to_string(c->limit) +
+                                 " bytes (--max-body) and was not read further");
+      return;
+    }
+    c->up->body.insert(c->up->body.end(), d, d + n);
+  }
+
   // After the headers, before the body: refuse what must not be read.
   static void early(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
     auto* self = static_cast<Impl*>(data);
@@ -314,6 +356,11 @@ struct HttpApi::Impl {
     g_signal_connect(msg, "finished", G_CALLBACK(+[](SoupServerMessage* m, gpointer) {
       if (Upload* u = upload_of(m)) u->finished = true;
     }), nullptr);
+    // Collect the body ourselves, up to the limit (soup would keep all of it).
+    soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+    g_signal_connect_data(msg, "got-chunk", G_CALLBACK(&Impl::on_chunk), new ChunkCtx{up, self->cfg.max_body},
+                          [](gpointer p, GClosure*) { delete static_cast<ChunkCtx*>(p); }, GConnectFlags(0));
+
     std::string name, action;
     const char* method = soup_server_message_get_method(msg);
     if (!split_path(path, name, action)) return;
@@ -333,30 +380,11 @@ struct HttpApi::Impl {
     SoupMessageHeaders* h = soup_server_message_get_request_headers(msg);
     if (soup_message_headers_get_encoding(h) == SOUP_ENCODING_CONTENT_LENGTH &&
         static_cast<uint64_t>(soup_message_headers_get_content_length(h)) > self->cfg.max_body) {
-      respond_error(msg, 413, "the body (" + std::to_string(soup_message_headers_get_content_length(h)) +
-                                  " bytes) is larger than this server takes (--max-body " +
-                                  std::to_string(self->cfg.max_body) + " bytes)");
-      return;
+      up->too_large = true;
+      refuse_early(msg, 413, "the body (" + std::to_string(soup_message_headers_get_content_length(h)) +
+                                 " bytes) is larger than this server takes (--max-body " +
+                                 std::to_string(self->cfg.max_body) + " bytes)");
     }
-    // Collect the body ourselves, up to the limit.
-    soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
-    struct Ctx {
-      Upload* up;
-      uint64_t limit;
-    };
-    g_signal_connect_data(msg, "got-chunk", G_CALLBACK(+[](SoupServerMessage*, GBytes* chunk, gpointer p) {
-      auto* c = static_cast<Ctx*>(p);
-      gsize n = 0;
-      const auto* d = static_cast<const uint8_t*>(g_bytes_get_data(chunk, &n));
-      c->up->received += n;
-      if (c->up->received > c->limit) {
-        if (!c->up->too_large) std::vector<uint8_t>().swap(c->up->body);
-        c->up->too_large = true;
-        return;
-      }
-      c->up->body.insert(c->up->body.end(), d, d + n);
-    }), new Ctx{up, self->cfg.max_body}, [](gpointer p, GClosure*) { delete static_cast<Ctx*>(p); },
-                          GConnectFlags(0));
   }
 
   static void handle(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable* query, gpointer data) {
