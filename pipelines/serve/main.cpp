@@ -8,6 +8,8 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 
+#include <malloc.h>
+
 #include <csignal>
 #include <memory>
 #include <vector>
@@ -42,6 +44,14 @@ bool have_elements(std::string& missing) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One line at a time, also into a pipe: supervisors and tests read the ports from it.
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Every short-lived streaming thread (speech conversion, portrait checks,
+  // RTSP media) would otherwise get a malloc arena of its own until glibc's
+  // limit (8 per core) is reached: tens of MiB of resident memory that look
+  // like a leak in the first minutes. Two arenas serve this process's few
+  // busy threads.
+  mallopt(M_ARENA_MAX, 2);
   ServeConfig cfg;
   try {
     bool help = false;
