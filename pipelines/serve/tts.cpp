@@ -31,7 +31,10 @@ PcmClip synthesize_speech(const std::string& text, const std::string& voice) {
   }
   if (g_espeak_rate < 0) throw TtsError("espeak-ng could not be initialised (is espeak-ng-data installed?)");
   const std::string v = voice.empty() ? "en-us" : voice;
-  if (espeak_SetVoiceByName(v.c_str()) != EE_OK)
+  // A voice name ("English_(Great_Britain)", "gmw/en") or a language ("en-gb").
+  espeak_VOICE by_language{};
+  by_language.languages = v.c_str();
+  if (espeak_SetVoiceByName(v.c_str()) != EE_OK && espeak_SetVoiceByProperties(&by_language) != EE_OK)
     throw TtsError("espeak-ng has no voice '" + v + "' (espeak-ng --voices lists them)");
   std::vector<uint8_t> pcm;
   const espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8,
