@@ -26,7 +26,7 @@ const char* kUsage =
     "usage: tavce-serve-latency serve --avatar NAME [--http URL] [--rtsp URL] [--token T]\n"
     "           [--speech a.wav,b.wav] [--utterances N | --minutes M] [--min-gap S] [--max-gap S] [--seed N]\n"
     "           [--client-latency MS] [--audio-threshold DBFS] [--video-margin X] [--video-floor LEVELS]\n"
-    "           [--max-shift PX] [--mouth-box x0,y0,x1,y1] [--trace FILE.jsonl]\n"
+    "           [--max-shift PX] [--video-frames N] [--mouth-box x0,y0,x1,y1] [--trace FILE.jsonl]\n"
     "       tavce-serve-latency elements --portrait FILE [--model BUNDLE] [--seconds S] [--warmup S] [--tolerance MS]\n"
     "       tavce-serve-latency soak-report --samples FILE --latency FILE --out-dir DIR [--extra JSON]\n";
 
@@ -48,6 +48,8 @@ int serve(const tavce::tools::Args& a) {
   o.video_floor = a.get_double("video-floor", o.video_floor);
   o.mouth_box = a.get("mouth-box", "");
   o.max_shift = a.get_int("max-shift", o.max_shift);
+  o.video_frames = a.get_int("video-frames", o.video_frames);
+  if (o.video_frames < 1 || o.video_frames > 10) throw std::runtime_error("--video-frames must be 1..10");
   if (o.max_shift < 0 || o.max_shift > 16) throw std::runtime_error("--max-shift must be 0..16 pixels");
   o.trace = a.get("trace", "");
   if (o.utterances < 1) throw std::runtime_error("--utterances must be >= 1");
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
     const tavce::tools::Args a = tavce::tools::parse_args(argc - 1, argv + 1);
     if (cmd == "serve") {
       check_options(a, {"avatar", "http", "rtsp", "token", "speech", "utterances", "minutes", "min-gap", "max-gap", "seed",
-                        "client-latency", "audio-threshold", "video-margin", "video-floor", "mouth-box", "max-shift", "trace"});
+                        "client-latency", "audio-threshold", "video-margin", "video-floor", "mouth-box", "max-shift", "video-frames", "trace"});
       return serve(a);
     }
     if (cmd == "elements") {

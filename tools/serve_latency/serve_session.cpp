@@ -2,6 +2,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <libsoup/soup.h>
@@ -99,6 +100,15 @@ std::vector<std::string> espeak_clips() {
   }
   g_free(dir);
   return out;
+}
+
+// Removes the espeak-ng clips (they are in memory once loaded).
+void remove_clips(const std::vector<std::string>& paths) {
+  if (paths.empty()) return;
+  for (const std::string& p : paths) g_remove(p.c_str());
+  gchar* dir = g_path_get_dirname(paths.front().c_str());
+  g_rmdir(dir);
+  g_free(dir);
 }
 
 struct Box {
@@ -205,20 +215,43 @@ std::pair<std::string, std::string> avatar_source(SoupSession* session, const st
   throw std::runtime_error("the server has no avatar named '" + name + "' (GET " + http + "/avatars lists them)");
 }
 
-// How many frames the rendered mouth starts moving before (< 0) or after the
-// speech in the clip itself, with the same elements and the same detector,
-// offline: 2 s of silence, then the clip. The live A/V offset minus this is
-// what the stream's timing adds.
-std::optional<double> model_lead_frames(const Clip& clip, const std::string& portrait, const std::string& bundle,
-                                        const Box& box, const ServeOptions& opt) {
+// The clip through the same elements and detectors offline, with 2 s of
+// silence before it: where its speech starts once Opus-coded as the stream
+// carries it (the onset the client can detect), and how many frames the
+// rendered mouth starts moving before (< 0) or after that. The live A/V
+// offset minus this lead is what the stream's timing adds.
+struct OfflineReference {
+  std::optional<double> heard_onset_s;  // in the clip, after Opus at the stream's settings
+  std::optional<double> lead_frames;
+};
+
+// First index of `need` consecutive frames above the idle threshold, from `from`.
+std::optional<size_t> video_onset(const std::vector<const Patch*>& frames, size_t from, const IdleModel& idle,
+                                  int max_shift, int need) {
+  int run = 0;
+  for (size_t i = from; i < frames.size(); ++i) {
+    run = patch_difference(*frames[i], idle.reference, max_shift) > idle.threshold ? run + 1 : 0;
+    if (run >= need) return i + 1 - static_cast<size_t>(need);
+  }
+  return std::nullopt;
+}
+
+OfflineReference offline_reference(const Clip& clip, const std::string& portrait, const std::string& bundle,
+                                   const Box& box, const ServeOptions& opt) {
+  OfflineReference ref;
   GError* err = nullptr;
   GstElement* p = gst_parse_launch_full(
-      "appsrc name=in format=time ! audioconvert ! audioresample ! audio/x-raw,rate=16000,channels=1 ! tavcemelspec"
+      "appsrc name=in format=time ! tee name=t"
+      " t. ! queue ! audioconvert ! audioresample ! audio/x-raw,rate=16000,channels=1 ! tavcemelspec"
       " ! tavceaudio2coeff name=a2c ! tavcerenderer name=renderer ! videoconvert ! video/x-raw,format=GRAY8"
-      " ! appsink name=out sync=false", nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+      " ! appsink name=out sync=false"
+      " t. ! queue ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1"
+      " ! opusenc frame-size=20 bitrate=48000 ! opusdec ! audioconvert ! audioresample"
+      " ! audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved ! appsink name=heard sync=false",
+      nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!p) {
     g_clear_error(&err);
-    return std::nullopt;
+    return ref;
   }
   for (const char* n : {"a2c", "renderer"}) {
     GstElement* e = gst_bin_get_by_name(GST_BIN(p), n);
@@ -228,6 +261,7 @@ std::optional<double> model_lead_frames(const Clip& clip, const std::string& por
   }
   GstElement* in = gst_bin_get_by_name(GST_BIN(p), "in");
   GstElement* out = gst_bin_get_by_name(GST_BIN(p), "out");
+  GstElement* heard = gst_bin_get_by_name(GST_BIN(p), "heard");
   GstCaps* caps = gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "rate", G_TYPE_INT, clip.rate,
                                       "channels", G_TYPE_INT, 1, "layout", G_TYPE_STRING, "interleaved", nullptr);
   g_object_set(in, "caps", caps, nullptr);
@@ -257,20 +291,35 @@ std::optional<double> model_lead_frames(const Clip& clip, const std::string& por
     }
     gst_sample_unref(smp);
   }
+  std::vector<int16_t> decoded;
+  while (GstSample* smp = gst_app_sink_try_pull_sample(GST_APP_SINK(heard), 10 * GST_SECOND)) {
+    GstMapInfo map;
+    GstBuffer* b = gst_sample_get_buffer(smp);
+    if (b && gst_buffer_map(b, &map, GST_MAP_READ)) {
+      const auto* d = reinterpret_cast<const int16_t*>(map.data);
+      decoded.insert(decoded.end(), d, d + map.size / 2);
+      gst_buffer_unmap(b, &map);
+    }
+    gst_sample_unref(smp);
+  }
   gst_element_set_state(p, GST_STATE_NULL);
   gst_object_unref(in);
   gst_object_unref(out);
+  gst_object_unref(heard);
   gst_object_unref(p);
+
+  if (auto i = audio_onset(decoded.data(), decoded.size(), 48000, opt.audio_threshold_dbfs))
+    ref.heard_onset_s = static_cast<double>(*i) / 48000 - kLead;
   // Idle: 0.5-1.3 s (well before any anticipation of the speech at >= 2 s).
   const size_t idle_from = static_cast<size_t>(0.5 * 1000 / kFrameMs), idle_to = static_cast<size_t>(1.3 * 1000 / kFrameMs);
-  if (frames.size() <= idle_to || frames[0].px.empty()) return std::nullopt;
-  std::vector<const Patch*> idle;
+  if (!ref.heard_onset_s || frames.size() <= idle_to || frames[0].px.empty()) return ref;
+  std::vector<const Patch*> all, idle;
+  for (const Patch& f : frames) all.push_back(&f);
   for (size_t i = idle_from; i < idle_to; ++i) idle.push_back(&frames[i]);
   const IdleModel m = learn_idle(idle, opt.video_margin, opt.video_floor, opt.max_shift);
-  for (size_t i = idle_to; i < frames.size(); ++i)
-    if (patch_difference(frames[i], m.reference, opt.max_shift) > m.threshold)
-      return (static_cast<double>(i) * kFrameMs / 1000 - (kLead + clip.onset_seconds)) * 1000 / kFrameMs;
-  return std::nullopt;
+  if (auto i = video_onset(all, idle_to, m, opt.max_shift, opt.video_frames))
+    ref.lead_frames = (static_cast<double>(*i) * kFrameMs / 1000 - (kLead + *ref.heard_onset_s)) * 1000 / kFrameMs;
+  return ref;
 }
 
 struct PushResult {
@@ -327,8 +376,16 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
   const std::string speech_url = opt.http + "/avatars/" + opt.avatar + "/speech";
 
   std::vector<Clip> clips;
-  for (const std::string& p : opt.speech.empty() ? espeak_clips() : opt.speech)
-    clips.push_back(load_clip(p, opt.audio_threshold_dbfs));
+  const std::vector<std::string> generated = opt.speech.empty() ? espeak_clips() : std::vector<std::string>();
+  try {
+    for (const std::string& p : opt.speech.empty() ? generated : opt.speech)
+      clips.push_back(load_clip(p, opt.audio_threshold_dbfs));
+  } catch (...) {
+    remove_clips(generated);
+    throw;
+  }
+  remove_clips(generated);
+  for (size_t i = 0; i < generated.size(); ++i) clips[i].path = "espeak-ng sentence " + std::to_string(i);
 
   Observed obs;
   RtspClient client(
@@ -399,9 +456,9 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
 
   SoupSession* session = soup_session_new_with_options("timeout", 30, nullptr);
   std::unique_ptr<SoupSession, void (*)(SoupSession*)> session_guard(session, [](SoupSession* s) { g_object_unref(s); });
-  // The model's own lead on each clip (see model_lead_frames), when the
+  // The clips' offline references (see offline_reference), when the
   // portrait is a file this machine can read.
-  std::vector<std::optional<double>> lead(clips.size());
+  std::vector<OfflineReference> refs(clips.size());
   nlohmann::json leads = nlohmann::json::array();
   {
     const auto [portrait, bundle] = avatar_source(session, opt.http, opt.avatar);
@@ -411,10 +468,12 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       std::lock_guard<std::mutex> lock(obs.mu);
       padded = *obs.box;
     }
+    auto opt_json = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
     for (size_t i = 0; i < clips.size(); ++i) {
-      if (readable) lead[i] = model_lead_frames(clips[i], portrait, bundle, padded, opt);
+      if (readable) refs[i] = offline_reference(clips[i], portrait, bundle, padded, opt);
       leads.push_back({{"clip", clips[i].path}, {"onset_s", clips[i].onset_seconds},
-                       {"model_lead_frames", lead[i] ? nlohmann::json(*lead[i]) : nlohmann::json()}});
+                       {"heard_onset_s", opt_json(refs[i].heard_onset_s)},
+                       {"model_lead_frames", opt_json(refs[i].lead_frames)}});
     }
   }
   std::mt19937 rng(opt.seed);
@@ -460,7 +519,10 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     // The server says when the clip starts after what is already queued (0 when idle).
     const nlohmann::json answer = nlohmann::json::parse(push.body, nullptr, false);
     const double starts_in = answer.is_object() ? answer.value("starts_in_seconds", 0.0) : 0.0;
-    const int64_t t0 = push.answered_us + static_cast<int64_t>((starts_in + clip.onset_seconds) * 1e6);
+    // Where the client can first hear the speech: the Opus-coded onset when known.
+    const OfflineReference& ref = refs[static_cast<size_t>(n) % clips.size()];
+    const double onset = ref.heard_onset_s ? *ref.heard_onset_s : clip.onset_seconds;
+    const int64_t t0 = push.answered_us + static_cast<int64_t>((starts_in + onset) * 1e6);
     // Watch until the clip has been said and a second more.
     std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>((clip.seconds + 1.0) * 1e6)));
 
@@ -469,12 +531,12 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     double peak_difference = 0;
     {
       std::lock_guard<std::mutex> lock(obs.mu);
-      for (const TimedPatch& t : obs.frames) {
-        if (t.arrival_us < push.sent_us) continue;
-        const double d = patch_difference(t.patch, idle.reference, opt.max_shift);
-        peak_difference = std::max(peak_difference, d);
-        if (!v && d > idle.threshold) v = t;
-      }
+      std::vector<const TimedPatch*> after;
+      std::vector<const Patch*> patches;
+      for (const TimedPatch& t : obs.frames)
+        if (t.arrival_us >= push.sent_us) after.push_back(&t), patches.push_back(&t.patch);
+      for (const Patch* q : patches) peak_difference = std::max(peak_difference, patch_difference(*q, idle.reference, opt.max_shift));
+      if (auto i = video_onset(patches, 0, idle, opt.max_shift, opt.video_frames)) v = *after[*i];
       for (const ClientAudio& c : obs.audio) {
         if (c.arrival_us < push.sent_us) continue;
         if (auto i = audio_onset(c.samples.data(), c.samples.size(), 48000, opt.audio_threshold_dbfs)) {
@@ -510,9 +572,8 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     if (v && a && v->playout_us && a->second) {
       av_frames.push_back(static_cast<double>(v->playout_us - a->second) / 1000 / kFrameMs);
       u["av_offset_frames"] = av_frames.back();
-      const std::optional<double>& l = lead[static_cast<size_t>(n) % clips.size()];
-      if (l) {
-        av_stream_frames.push_back(av_frames.back() - *l);
+      if (ref.lead_frames) {
+        av_stream_frames.push_back(av_frames.back() - *ref.lead_frames);
         u["av_offset_stream_frames"] = av_stream_frames.back();
       }
     }

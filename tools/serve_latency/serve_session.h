@@ -4,14 +4,19 @@
 //
 //  t0       the moment the server's 202 answer to POST /avatars/NAME/speech
 //           arrives (the clip is queued by then; the request's round trip is
-//           reported beside it) plus the clip's own silent lead (its first
-//           10 ms window at or above the audio threshold), i.e. when the
-//           speech itself was accepted;
+//           reported beside it), plus the answer's starts_in_seconds (0 when
+//           nothing was queued), plus the clip's own silent lead: its first
+//           10 ms window at or above the audio threshold once Opus-coded as
+//           the stream carries it (offline, the same encoder settings), i.e.
+//           when the speech itself was accepted;
 //  t_audio  arrival at the client (decoded) of the first 10 ms window of
-//           audio at or above the threshold, after t0 minus the round trip;
-//  t_video  arrival at the client (decoded) of the first frame whose mouth
-//           box differs from the idle mouth by more than the idle threshold
-//           (onset.h), learnt on the frames of the last 0.8 s before the push;
+//           audio at or above the threshold, among what arrived after the
+//           request was sent;
+//  t_video  arrival at the client (decoded) of the first of 2 consecutive
+//           frames whose mouth box differs from the idle mouth by more than
+//           the idle threshold (onset.h), learnt on the frames of the last
+//           0.8 s before the push; one frame alone may be a key frame's
+//           coding change;
 //  play-out the same events at the time a synchronised sink of the client
 //           would present them (base time + running time + client latency);
 //  A/V      video onset minus audio onset in play-out time, in 40 ms frames
@@ -39,9 +44,10 @@ struct ServeOptions {
   double min_gap = 1.5, max_gap = 4.0;  // idle seconds before each push
   unsigned seed = 1;
   unsigned client_latency_ms = 0;  // rtspsrc latency
-  double audio_threshold_dbfs = -40;
+  double audio_threshold_dbfs = -55;  // the idle stream is digital silence; low = sharp onsets, insensitive to gain
   double video_margin = 1.5, video_floor = 2.0;
   int max_shift = 3;            // pixels of head sway compensated in the mouth comparison
+  int video_frames = 2;         // consecutive frames above the threshold that make an onset
   std::string mouth_box;        // "x0,y0,x1,y1" in fractions of the frame; empty = dlib on the first frame
   std::string trace;            // JSON lines, one per utterance (and per --sample-every), when set
 };
