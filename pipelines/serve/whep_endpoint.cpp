@@ -63,6 +63,15 @@ void collect_offer(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*
   }), nullptr);
 }
 
+// Constant time in the length of `expected`, so a token cannot be found byte
+// by byte from response times.
+bool same_secret(const std::string& given, const std::string& expected) {
+  unsigned diff = given.size() != expected.size();
+  for (size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i]) ^ static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+  return diff == 0;
+}
+
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -85,45 +94,21 @@ ViewerSource source_of(Avatar& avatar) {
 
 }  // namespace
 
-// A POST whose answer is still being negotiated. The message stays paused
-// (and referenced) until the viewer answers; a client that hangs up in the
-// meantime is noticed through "disconnected" and its viewer dropped.
+// A POST whose answer is still being negotiated: the message stays paused
+// (and referenced) until the viewer answers. A client that hangs up in the
+// meantime is not noticed here (libsoup does not read a paused connection):
+// its answer goes nowhere and the viewer, never connected, ends at the
+// connect timeout.
 struct WhepEndpoint::PendingAnswer {
   SoupServerMessage* msg;
   std::string location;
   std::string viewer_id;
-  WhepEndpoint* endpoint;
-  gulong disconnected_handler = 0;
-  bool client_gone = false;
 
-  PendingAnswer(SoupServerMessage* m, std::string loc, std::string id, WhepEndpoint* e)
-      : msg(SOUP_SERVER_MESSAGE(g_object_ref(m))), location(std::move(loc)), viewer_id(std::move(id)), endpoint(e) {
-    disconnected_handler = g_signal_connect(msg, "disconnected", G_CALLBACK(on_disconnected), this);
-  }
-  ~PendingAnswer() {
-    g_signal_handler_disconnect(msg, disconnected_handler);
-    g_object_unref(msg);
-  }
-
-  static void on_disconnected(SoupServerMessage*, gpointer data) {
-    auto* self = static_cast<PendingAnswer*>(data);
-    self->client_gone = true;
-    // Not from inside the message's own signal: the viewer's end drops us.
-    auto* job = new std::pair<WhepEndpoint*, std::string>(self->endpoint, self->viewer_id);
-    g_idle_add_full(
-        G_PRIORITY_DEFAULT,
-        [](gpointer d) -> gboolean {
-          auto* j = static_cast<std::pair<WhepEndpoint*, std::string>*>(d);
-          auto it = j->first->viewers_.find(j->second);
-          if (it != j->first->viewers_.end() && it->second->state() == WebRtcViewer::State::negotiating)
-            it->second->close_with_negotiation_error(499, "the client disconnected before the answer");
-          return G_SOURCE_REMOVE;
-        },
-        job, [](gpointer d) { delete static_cast<std::pair<WhepEndpoint*, std::string>*>(d); });
-  }
+  PendingAnswer(SoupServerMessage* m, std::string loc, std::string id)
+      : msg(SOUP_SERVER_MESSAGE(g_object_ref(m))), location(std::move(loc)), viewer_id(std::move(id)) {}
+  ~PendingAnswer() { g_object_unref(msg); }
 
   void finish(int status, const std::string& body) {
-    if (client_gone) return;
     if (status == 201) {
       log_request(msg, status, "viewer " + viewer_id);
       soup_server_message_set_status(msg, 201, nullptr);
@@ -249,7 +234,7 @@ void WhepEndpoint::handle(SoupServerMessage* msg, const std::string& path) {
 bool WhepEndpoint::authorized(SoupServerMessage* msg) {
   if (options_.token.empty()) return true;
   const char* given = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
-  if (given && std::string(given) == "Bearer " + options_.token) return true;
+  if (given && same_secret(given, "Bearer " + options_.token)) return true;
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
                                "Bearer realm=\"tavce-serve\"");
   respond_error(msg, 401, given ? "wrong bearer token" : "this server needs 'Authorization: Bearer <token>'");
@@ -286,6 +271,13 @@ void WhepEndpoint::post_offer(SoupServerMessage* msg, const std::string& avatar_
     return;
   }
   Avatar* avatar = avatars_.find(avatar_name);
+  if (avatar->state() != Avatar::State::running || !avatar->pipeline() || !avatar->video_tee()) {
+    gst_sdp_message_free(offer);
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "5");
+    respond_error(msg, 503, "avatar '" + avatar_name + "' is not running (" + Avatar::state_name(avatar->state()) +
+                                "); GET /avatars/" + avatar_name + " says why");
+    return;
+  }
 
   gchar* uuid = g_uuid_string_random();  // unguessable: the id is what lets a client DELETE
   std::string id = uuid;
@@ -295,7 +287,7 @@ void WhepEndpoint::post_offer(SoupServerMessage* msg, const std::string& avatar_
   viewers_[id] = viewer;
   ++avatar->viewers();
 
-  auto pending = std::make_shared<PendingAnswer>(msg, "/avatars/" + avatar_name + "/whep/" + id, id, this);
+  auto pending = std::make_shared<PendingAnswer>(msg, "/avatars/" + avatar_name + "/whep/" + id, id);
   soup_server_message_pause(msg);
   viewer->start(offer, codecs, [pending](int status, const std::string& body) { pending->finish(status, body); });
 }
