@@ -228,11 +228,6 @@ struct MainTask {
 
 // Always deferred through an idle source, even from the main thread, so a
 // signal fired inside one of our own calls (close()) never re-enters it.
-void post(const std::shared_ptr<WebRtcViewer::Shared>& shared, std::function<void(WebRtcViewer&)> fn);
-
-}  // namespace
-
-namespace {
 void post(const std::shared_ptr<WebRtcViewer::Shared>& shared, std::function<void(WebRtcViewer&)> fn) {
   auto* task = new MainTask{shared->viewer, std::move(fn)};
   GSource* source = g_idle_source_new();
