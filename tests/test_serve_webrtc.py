@@ -92,7 +92,7 @@ def main():
             after = driver.run("return window.tavceStats.framesDecoded")
             rate = (after - before) / (time.monotonic() - t0)
             print(json.dumps({"frames_per_s_beside_failing_offers": round(rate, 1)}))
-            if status != 400 or rate < 15:
+            if status != 400 or rate < 10:  # 25 expected; a stall shows as ~0, a loaded CI machine as less than 25
                 ok = False
                 print(f"FAIL: beside failing offers (last status {status}) the page decoded {rate:.1f} frames/s")
 
