@@ -8,7 +8,7 @@ bool RtpInput::start(std::string& error) {
   const RtpInputConfig& r = avatar_.config().rtp;
   std::string caps, decode;
   if (r.codec == "opus") {
-    caps = "application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS";
+    caps = "application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=96";
     decode = "rtpopusdepay ! opusdec plc=true";
   } else {
     caps = "application/x-rtp,media=audio,clock-rate=" + std::to_string(r.rate) +
@@ -89,6 +89,17 @@ gboolean RtpInput::on_bus(GstBus*, GstMessage* msg, gpointer data) {
     g_printerr("avatar %s: RTP input %s: %s\n", self->avatar_.name().c_str(),
                GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR ? "error" : "warning", e->message);
     g_error_free(e);
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR && !self->restart_) {
+      // The feed's pipeline has stopped: listen again in a second.
+      self->restart_ = g_timeout_add_seconds(1, [](gpointer p) -> gboolean {
+        auto* in = static_cast<RtpInput*>(p);
+        in->restart_ = 0;
+        in->stop();
+        std::string error;
+        if (!in->start(error)) g_printerr("%s\n", error.c_str());
+        return G_SOURCE_REMOVE;
+      }, self);
+    }
   }
   return G_SOURCE_CONTINUE;
 }
