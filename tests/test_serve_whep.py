@@ -114,6 +114,8 @@ def main():
         video_part = answer.split("m=audio")[0]
         check("m=video 9 UDP/TLS/RTP/SAVPF 106" in video_part and "a=rtpmap:106 H264/90000" in video_part,
               "answer sends H.264 on the offer's constrained-baseline payload type 106")
+        check("a=fmtp:106 " in video_part and "profile-level-id=42e01f" in video_part,
+              "the answer's H.264 fmtp names that entry's profile-level-id 42e01f")
         check("A=RTPMAP:111 OPUS/48000/2" in answer.upper(),
               "answer sends Opus on the offer's payload type 111")
         check(answer.count("a=sendonly") == 2, "both m-lines sendonly")

@@ -124,6 +124,17 @@ std::optional<OfferProblem> choose_offered_codecs(const std::string& sdp_text, O
     }
     gst_caps_unref(caps);
   }
+  if (out.video_pt >= 0) {
+    // The SDP parser folds profile-level-id into "profile"; keep the exact
+    // value from the fmtp line for the answer.
+    const std::string prefix = std::to_string(out.video_pt) + " ";
+    for (guint a = 0; const char* fmtp = gst_sdp_media_get_attribute_val_n(video, "fmtp", a); ++a) {
+      const std::string line = fmtp;
+      if (line.compare(0, prefix.size(), prefix) != 0) continue;
+      const size_t at = line.find("profile-level-id=");
+      if (at != std::string::npos) out.video_profile_level_id = line.substr(at + 17, 6);
+    }
+  }
   if (out.video_pt < 0)
     return refuse(406, "the offer's video m-line has no H.264 with packetization-mode=1 (offered: " +
                            offered_encodings(video) + ")");
@@ -498,6 +509,7 @@ bool WebRtcViewer::build_branch(const OfferedCodecs& codecs, std::string& error)
 
 void WebRtcViewer::start(GstSDPMessage* offer, const OfferedCodecs& codecs, AnswerHandler on_answer) {
   on_answer_ = std::move(on_answer);
+  codecs_ = codecs;
   started_us_ = g_get_monotonic_time();
   shared_ = std::make_shared<Shared>();
   shared_->viewer = weak_from_this();
@@ -577,6 +589,7 @@ void WebRtcViewer::answer_ready(const std::string& sdp) {
   }
   state_ = State::answered;
   clear_timer(negotiation_timer_);
+  const std::string answer = with_profile_level_id(sdp);
   connect_timer_ = g_timeout_add(
       config_.connect_timeout_ms,
       [](gpointer data) -> gboolean {
@@ -589,9 +602,24 @@ void WebRtcViewer::answer_ready(const std::string& sdp) {
       this);
   log_viewer(avatar_name_, id_,
              "answered after " + std::to_string((g_get_monotonic_time() - started_us_) / 1000) + " ms");
-  AnswerHandler answer = std::move(on_answer_);
+  AnswerHandler reply = std::move(on_answer_);
   on_answer_ = nullptr;
-  if (answer) answer(201, sdp);
+  if (reply) reply(201, answer);
+}
+
+// webrtcbin's answer leaves profile-level-id out of the H.264 fmtp, which a
+// browser then reads as 42000a (baseline, level 1.0, 176x144). Name the entry
+// of the offer we answer (constrained baseline at the level the browser
+// decodes) so no decoder refuses the stream for its size.
+std::string WebRtcViewer::with_profile_level_id(const std::string& answer) const {
+  if (codecs_.video_profile_level_id.size() != 6) return answer;
+  const std::string fmtp = "a=fmtp:" + std::to_string(codecs_.video_pt) + " ";
+  size_t at = answer.find(fmtp);
+  if (at == std::string::npos) return answer;
+  size_t end = answer.find_first_of("\r\n", at);
+  if (end == std::string::npos) end = answer.size();
+  if (answer.substr(at, end - at).find("profile-level-id") != std::string::npos) return answer;
+  return answer.substr(0, end) + ";profile-level-id=" + codecs_.video_profile_level_id + answer.substr(end);
 }
 
 void WebRtcViewer::connection_state_changed(int state) {

@@ -38,6 +38,7 @@ struct WebRtcViewerConfig {
 // What the offer asks for, in the payload types the browser chose.
 struct OfferedCodecs {
   int video_pt = -1;  // H.264, packetization-mode=1
+  std::string video_profile_level_id;  // that entry's profile-level-id, when it has one
   int audio_pt = -1;  // Opus/48000, -1 when the offer has no usable audio m-line
   bool has_audio_mline = false;
 };
@@ -100,6 +101,7 @@ class WebRtcViewer : public std::enable_shared_from_this<WebRtcViewer> {
 
  private:
   bool build_branch(const OfferedCodecs& codecs, std::string& error);
+  std::string with_profile_level_id(const std::string& answer) const;
   void request_key_frame();
   void clear_timer(guint& id);
 
@@ -107,6 +109,7 @@ class WebRtcViewer : public std::enable_shared_from_this<WebRtcViewer> {
   std::string avatar_name_;
   ViewerSource source_;
   WebRtcViewerConfig config_;
+  OfferedCodecs codecs_;
   EndHandler on_end_;
   AnswerHandler on_answer_;
   State state_ = State::negotiating;
