@@ -27,21 +27,24 @@
 #   --matte-scale X         tavcefacealpha scale (default 1.15)
 #   --feather PX            tavcefacealpha feather (default 12)
 #   --forehead X            tavcefacealpha forehead (default 0.3)
-#   --frames N              output frames (default: as long as the local speech; RTSP: until Ctrl-C)
+#   --frames N              output frames of a local render (default: as long as the speech)
+#   --seconds S             with --head: stop after S seconds (an EOS, so files are finalised;
+#                           default: until Ctrl-C)
 #   --no-audio              video only
 #   --dry-run               print the gst-launch command instead of running it
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="${TAVCE_SHARED_DIR:-$root/../shared}"
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 (($# >= 1)) || usage
 [[ "$1" == -h || "$1" == --help ]] && usage 0
 out=$1
 shift
 
 head_url="" portrait="$shared/data/image/happy.png" speech="" model="" background="test:smpte"
-size=1280x720 head_size="" corner=br margin=24 matte_scale=1.15 feather=12 forehead=0.3 frames="" audio=true dry=false
+size=1280x720 head_size="" corner=br margin=24 matte_scale=1.15 feather=12 forehead=0.3 frames="" seconds=""
+audio=true dry=false
 while (($#)); do
   case "$1" in --no-audio|--dry-run|-h|--help) ;; *) (($# >= 2)) || { echo "inject: $1 needs a value" >&2; exit 2; } ;; esac
   case "$1" in
@@ -58,6 +61,7 @@ while (($#)); do
     --feather) feather=$2; shift ;;
     --forehead) forehead=$2; shift ;;
     --frames) frames=$2; shift ;;
+    --seconds) seconds=$2; shift ;;
     --no-audio) audio=false ;;
     --dry-run) dry=true ;;
     -h|--help) usage 0 ;;
@@ -76,6 +80,12 @@ head_size=${head_size:-$((height / 2))}
 [[ "$margin" =~ ^[0-9]+$ ]] && ((margin + head_size <= width && margin + head_size <= height)) \
   || die "--margin '$margin' must be pixels that leave room for the head"
 [[ -z "$frames" || "$frames" =~ ^[1-9][0-9]*$ ]] || die "--frames '$frames' is not a positive number"
+[[ -z "$seconds" || "$seconds" =~ ^[1-9][0-9]*$ ]] || die "--seconds '$seconds' is not a positive whole number"
+if [[ -n "$head_url" ]]; then
+  [[ -z "$frames" ]] || die "--frames counts a local render's frames; with --head use --seconds"
+else
+  [[ -z "$seconds" ]] || die "--seconds is for a live --head; a local render takes --frames"
+fi
 num_re='^([0-9]+([.][0-9]*)?|[.][0-9]+)$'
 for v in "$matte_scale" "$feather" "$forehead"; do [[ "$v" =~ $num_re ]] || die "'$v' is not a non-negative number"; done
 case "$corner" in
@@ -169,5 +179,26 @@ if $dry; then
   exit 0
 fi
 export GST_PLUGIN_PATH="$root/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-"${cmd[@]}"
+if [[ -n "$seconds" ]]; then
+  # S seconds of playing (connecting and loading the face model come first),
+  # then SIGINT, which gst-launch -e turns into an end of stream: the muxer
+  # finishes the file.
+  log=$(mktemp)
+  "${cmd[@]}" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "Setting pipeline to PLAYING" "$log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep "$seconds"
+  kill -INT "$pid" 2>/dev/null || true
+  rc=0
+  wait "$pid" || rc=$?
+  cat "$log"
+  rm -f "$log"
+  ((rc == 0)) || die "gst-launch failed (status $rc)"
+else
+  "${cmd[@]}"
+fi
 [[ "$out" == display ]] || echo "inject: wrote $out"
