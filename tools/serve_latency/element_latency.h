@@ -6,8 +6,10 @@
 //
 // "Really adds": every buffer leaving a pad is `lateness` behind its own
 // timestamp (clock now - (base time + running time of its PTS)); what an
-// element adds is the largest lateness on its source pad minus the largest on
-// its sink pad (p50 too). A live sink only shows a frame in time if the
+// element adds is a quantile of the lateness on its source pad minus the same
+// quantile on its sink pad: p50 (structure), p95 (with usual compute time,
+// the one compared with the answer) and max (with the worst stall of a
+// shared CPU, which lands on whatever thread was descheduled). A live sink only shows a frame in time if the
 // pipeline's latency covers the largest lateness reaching it, so an answer
 // smaller than what the element adds makes late frames, and a larger one
 // delays every viewer for nothing.
