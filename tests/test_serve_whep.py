@@ -185,10 +185,11 @@ def main():
         print(f"FAIL {e!r}")
     finally:
         rc = server.stop()
-        print(f"server exit code {rc}; log {log}")
+        print(f"server exit code {rc}")
         if failures:
             with open(log) as f:
                 print(f.read()[-4000:])
+        os.remove(log)
     return 1 if failures else 0
 
 
