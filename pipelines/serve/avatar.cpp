@@ -37,11 +37,6 @@ std::string launch_line(unsigned budget_ms) {
       " ! fakesink name=audio_clock sync=true async=false qos=false";
 }
 
-GstPadProbeReturn count_frame(GstPad*, GstPadProbeInfo* info, gpointer counter) {
-  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER)
-    static_cast<std::atomic<uint64_t>*>(counter)->fetch_add(1);
-  return GST_PAD_PROBE_OK;
-}
 
 }  // namespace
 
@@ -102,7 +97,7 @@ bool Avatar::build(std::string& error) {
   gst_object_unref(a2c);
 
   GstPad* pad = gst_element_get_static_pad(renderer_, "src");
-  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, count_frame, &frames_, nullptr);
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &Avatar::on_frame, this, nullptr);
   gst_object_unref(pad);
 
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_));
@@ -224,6 +219,22 @@ void Avatar::pace() {
     next += kChunkDuration;
   }
   gst_object_unref(clock);
+}
+
+GstPadProbeReturn Avatar::on_frame(GstPad*, GstPadProbeInfo*, gpointer data) {
+  auto* self = static_cast<Avatar*>(data);
+  self->frames_.fetch_add(1);
+  // The wall-clock interval between rendered frames, once running: a stall of
+  // the render (CPU starvation, a slow portrait switch) shows here first.
+  const gint64 now = g_get_monotonic_time();
+  const gint64 last = self->last_frame_us_.exchange(now);
+  if (self->state_ == State::running && last > 0) {
+    const gint64 gap = now - last;
+    gint64 seen = self->max_frame_interval_us_.load();
+    while (gap > seen && !self->max_frame_interval_us_.compare_exchange_weak(seen, gap)) {
+    }
+  }
+  return GST_PAD_PROBE_OK;
 }
 
 void Avatar::set_portrait(const std::string& path) {

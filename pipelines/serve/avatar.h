@@ -76,6 +76,8 @@ class Avatar {
   void request_key_frame();
 
   uint64_t frames_rendered() const { return frames_.load(); }
+  // Longest wall-clock interval between two rendered frames while running (ms).
+  double max_frame_interval_ms() const { return max_frame_interval_us_.load() / 1000.0; }
   double recent_fps() const { return fps_.load(); }
   uint64_t speech_seconds_played() const { return speech_samples_played_.load() / SpeechQueue::kRate; }
   bool speaking() const { return speaking_.load(); }
@@ -96,6 +98,7 @@ class Avatar {
   void teardown();
   void pace();  // the speech source's thread
   static gboolean on_bus(GstBus*, GstMessage* msg, gpointer self);
+  static GstPadProbeReturn on_frame(GstPad*, GstPadProbeInfo*, gpointer self);
   void on_error(const std::string& message);
   static gboolean restart_cb(gpointer self);
 
@@ -113,7 +116,7 @@ class Avatar {
   GstElement* audio_tee_ = nullptr;
   guint bus_watch_ = 0;
   GstClockTime latency_ = 0;
-  State state_ = State::stopped;
+  std::atomic<State> state_{State::stopped};
   int restarts_ = 0;
   bool restart_pending_ = false;
 
@@ -121,6 +124,8 @@ class Avatar {
   std::atomic<bool> pacing_{false};
 
   std::atomic<uint64_t> frames_{0};
+  std::atomic<gint64> last_frame_us_{0};
+  std::atomic<gint64> max_frame_interval_us_{0};
   uint64_t frames_at_tick_ = 0;
   std::atomic<double> fps_{0.0};
   std::atomic<uint64_t> speech_samples_played_{0};

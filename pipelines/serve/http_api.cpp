@@ -198,7 +198,10 @@ struct HttpApi::Impl {
     g_print("avatar %s: queued %.2f s of speech (%.2f s ahead of it)\n", a->name().c_str(), clip, before);
     respond(msg, 202,
             "{\"avatar\": " + json_string(a->name()) + ", \"clip_seconds\": " + fmt(clip) +
-                ", \"starts_in_seconds\": " + fmt(before) + ", \"queued_seconds\": " + fmt(before + clip) + "}\n");
+                ", \"starts_in_seconds\": " + fmt(before) + ", \"queued_seconds\": " + fmt(before + clip) +
+                // When the clip joined the queue (CLOCK_MONOTONIC, g_get_monotonic_time()): a client on the
+                // same machine times the speech from here, not from a late answer (tavce-serve-latency).
+                ", \"queued_at_monotonic_us\": " + std::to_string(g_get_monotonic_time()) + "}\n");
   }
 
   void say(SoupServerMessage* msg, Avatar* a, Upload& up) {
@@ -290,6 +293,7 @@ struct HttpApi::Impl {
         << ", \"latency_ms\": " << fmt(a->latency() / 1e6)
         << ", \"frames_rendered\": " << a->frames_rendered()
         << ", \"fps\": " << fmt(a->recent_fps())
+        << ", \"max_frame_interval_ms\": " << fmt(a->max_frame_interval_ms())
         << ", \"speaking\": " << (a->speaking() ? "true" : "false")
         << ", \"queued_seconds\": " << fmt(a->speech().queued_seconds())
         << ", \"max_queue_seconds\": " << fmt(a->speech().max_seconds())
