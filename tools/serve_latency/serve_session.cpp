@@ -519,10 +519,18 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     // The server says when the clip starts after what is already queued (0 when idle).
     const nlohmann::json answer = nlohmann::json::parse(push.body, nullptr, false);
     const double starts_in = answer.is_object() ? answer.value("starts_in_seconds", 0.0) : 0.0;
+    // The server's own time of queueing (same machine, CLOCK_MONOTONIC) when it
+    // says it; else the answer's arrival, late by however long the answer took.
+    int64_t accepted_us = push.answered_us;
+    bool server_time = false;
+    if (answer.is_object() && answer.contains("queued_at_monotonic_us") && answer["queued_at_monotonic_us"].is_number()) {
+      const int64_t q = answer["queued_at_monotonic_us"].get<int64_t>();
+      if (q >= push.sent_us && q <= push.answered_us) accepted_us = q, server_time = true;
+    }
     // Where the client can first hear the speech: the Opus-coded onset when known.
     const OfflineReference& ref = refs[static_cast<size_t>(n) % clips.size()];
     const double onset = ref.heard_onset_s ? *ref.heard_onset_s : clip.onset_seconds;
-    const int64_t t0 = push.answered_us + static_cast<int64_t>((starts_in + onset) * 1e6);
+    const int64_t t0 = accepted_us + static_cast<int64_t>((starts_in + onset) * 1e6);
     // Watch until the clip has been said and a second more.
     std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>((clip.seconds + 1.0) * 1e6)));
 
@@ -550,6 +558,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
                         {"t_s", std::round(static_cast<double>(push.answered_us - run_start) / 1e5) / 10},
                         {"clip", clip.path},
                         {"request_ms", ms(static_cast<double>(push.answered_us - push.sent_us))},
+                        {"t0_from", server_time ? "server queue time" : "answer arrival"},
                         {"idle_threshold", idle.threshold},
                         {"peak_difference", peak_difference}};
     request.push_back(static_cast<double>(push.answered_us - push.sent_us) / 1000);

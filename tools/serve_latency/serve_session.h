@@ -2,8 +2,9 @@
 // HTTP, watched through its RTSP stream, one utterance at a time at random
 // intervals. Definitions (also in docs/serving.md, "Latency"):
 //
-//  t0       the moment the server's 202 answer to POST /avatars/NAME/speech
-//           arrives (the clip is queued by then; the request's round trip is
+//  t0       the moment the server queued the clip (the 202 answer's
+//           queued_at_monotonic_us, the server's CLOCK_MONOTONIC on this same
+//           machine; else the moment the 202 arrives, the request's round trip
 //           reported beside it), plus the answer's starts_in_seconds (0 when
 //           nothing was queued), plus the clip's own silent lead: its first
 //           10 ms window at or above the audio threshold once Opus-coded as
