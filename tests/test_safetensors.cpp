@@ -367,7 +367,11 @@ START_TEST(test_writer_atomic_and_errors) {
       {{short_bytes}, "needs 16"}, {{a, a}, "duplicate"}, {{bad_bool}, "BOOL"},
       {{meta_name}, "__metadata__"}, {{bad_utf8}, "encode"}, {{neg}, "shape"}};
   const std::string out = (dir.path / "bad.safetensors").string();
-  for (const auto& [specs, word] : bad) {
+  for (const auto& case_ : bad) {
+    // Not a structured binding: clang before 16 cannot capture one (the
+    // sanitized parser tests build with clang-14).
+    const std::vector<Spec>& specs = case_.first;
+    const std::string& word = case_.second;
     err = error_of([&] { tavce::io::write_safetensors(out, to_write(specs)); }, word);
     ck_assert_msg(contains(err, word) && contains(err, out), "expected '%s' in: %s", word.c_str(),
                   err.c_str());

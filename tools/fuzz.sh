@@ -31,7 +31,7 @@ crashes=$out/crashes/$target
 mkdir -p "$work" "$crashes"
 log=$out/fuzz_$target.log
 case $target in
-  mel) maxlen=70000 ;;           # up to 2 s of float samples
+  mel) maxlen=32770 ;;           # up to half a second of float samples
   *) maxlen=65536 ;;
 esac
 jobs=${FUZZ_JOBS:-1}

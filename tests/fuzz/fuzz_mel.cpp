@@ -1,5 +1,5 @@
 // libFuzzer target: the streaming mel front end (lib/tavce/audio) on arbitrary
-// sample buffers cut into arbitrary chunks, as float (any bit pattern: NaN,
+// sample buffers (up to half a second) cut into arbitrary chunks, as float (any bit pattern: NaN,
 // infinities, denormals) and as int16. Checks what the element relies on:
 // the frame count matches total_frames() and chunking never changes the
 // output (compared bit for bit, NaN included, against one whole push).
@@ -20,16 +20,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t chunk_seed = data[1];
   data += 2;
   size -= 2;
-  // At most 2 s of audio, so one input stays fast.
+  // At most half a second of audio, so one input stays fast.
   const size_t esize = as_int16 ? 2 : 4;
-  const size_t n = std::min<size_t>(size / esize, 32000);
+  const size_t n = std::min<size_t>(size / esize, 8000);
   const MelConfig cfg;
   MelSpectrogram whole(cfg), chunked(cfg);
   std::vector<float> out_whole, out_chunked;
   std::vector<float> f(n);
   std::vector<int16_t> s(n);
-  if (as_int16) std::memcpy(s.data(), data, n * 2);
-  else std::memcpy(f.data(), data, n * 4);
+  if (n > 0 && as_int16) std::memcpy(s.data(), data, n * 2);
+  if (n > 0 && !as_int16) std::memcpy(f.data(), data, n * 4);
 
   auto push = [&](MelSpectrogram& m, size_t from, size_t count, std::vector<float>& out) {
     return as_int16 ? m.push(s.data() + from, count, out) : m.push(f.data() + from, count, out);
@@ -48,6 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t frames = MelSpectrogram::total_frames(n, cfg);
   if (out_whole.size() != frames * cfg.n_mels) __builtin_trap();
   if (out_chunked.size() != out_whole.size()) __builtin_trap();
-  if (std::memcmp(out_chunked.data(), out_whole.data(), out_whole.size() * sizeof(float)) != 0) __builtin_trap();
+  if (!out_whole.empty() &&
+      std::memcmp(out_chunked.data(), out_whole.data(), out_whole.size() * sizeof(float)) != 0)
+    __builtin_trap();
   return 0;
 }
