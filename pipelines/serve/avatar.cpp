@@ -311,6 +311,15 @@ void Avatar::on_error(const std::string& message) {
   g_idle_add(&Avatar::restart_cb, this);
 }
 
+bool Avatar::request_restart(const std::string& why) {
+  if (state_ != State::running || restart_pending_) return false;
+  g_print("avatar %s: restart requested (%s)\n", config_.name.c_str(), why.c_str());
+  restart_pending_ = true;
+  state_ = State::restarting;
+  g_idle_add(&Avatar::restart_cb, this);
+  return true;
+}
+
 gboolean Avatar::restart_cb(gpointer data) {
   auto* self = static_cast<Avatar*>(data);
   self->restarts_++;

@@ -72,6 +72,9 @@ class Avatar {
 
   // The pipeline's latency (what a synchronised sink adds to a running time).
   GstClockTime latency() const { return latency_; }
+  // Rebuilds the pipeline as after an error (POST /avatars/NAME/restart).
+  // False when the avatar is not running.
+  bool request_restart(const std::string& why);
   // Asks the encoder for a key frame now (a viewer joined).
   void request_key_frame();
 

@@ -56,7 +56,7 @@ bool split_path(const std::string& path, std::string& name, std::string& action)
 
 bool is_publishing(const char* method, const std::string& action) {
   const bool write = !std::strcmp(method, "POST") || !std::strcmp(method, "DELETE") || !std::strcmp(method, "PUT");
-  return write && (action == "speech" || action == "say" || action == "portrait");
+  return write && (action == "speech" || action == "say" || action == "portrait" || action == "restart");
 }
 
 // Constant time, so the token cannot be guessed byte by byte from timings.
@@ -437,13 +437,20 @@ struct HttpApi::Impl {
     }
     if (action == "say" && post) return self->say(msg, a, *up);
     if (action == "portrait" && post) return self->portrait(msg, a, *up);
+    if (action == "restart" && post) {
+      if (!a->request_restart("POST /avatars/" + name + "/restart"))
+        return respond_error(msg, 409, std::string("avatar '") + name + "' is " + Avatar::state_name(a->state()) +
+                                           ", not running: nothing to restart");
+      respond(msg, 202, "{\"avatar\": " + json_string(name) + ", \"state\": \"restarting\"}\n");
+      return;
+    }
     if (action.empty() && std::strcmp(method, "GET") == 0) {
       respond(msg, 200, self->status_json());
       return;
     }
-    respond_error(msg, action == "speech" || action == "say" || action == "portrait" ? 405 : 404,
+    respond_error(msg, action == "speech" || action == "say" || action == "portrait" || action == "restart" ? 405 : 404,
                   method + std::string(" /avatars/") + name + "/" + action +
-                      " is not an endpoint (POST speech, say, portrait; DELETE speech)");
+                      " is not an endpoint (POST speech, say, portrait, restart; DELETE speech)");
   }
 };
 

@@ -8,6 +8,7 @@
 //   DELETE /avatars/NAME/speech      drops the queued speech (barge-in)
 //   POST /avatars/NAME/say           text/plain, spoken with espeak-ng in the avatar's voice (202)
 //   POST /avatars/NAME/portrait      PNG/JPEG: the avatar's new identity, checked first (200)
+//   POST /avatars/NAME/restart       rebuilds the avatar's pipeline, as after an error (202)
 //
 // Publishing endpoints (the POSTs and DELETE) need `Authorization: Bearer
 // TOKEN` when --token is set (401 otherwise). Bodies above --max-body are
