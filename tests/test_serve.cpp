@@ -15,6 +15,8 @@
 //     streams: not a WAV, a truncated WAV, a 1 GB body (Content-Length) and
 //     an endless chunked one, an unknown avatar, a wrong token, a full queue,
 //     a portrait without a face, clients that drop mid-request (HTTP and RTSP);
+//   - a restart of one avatar (POST .../restart, the path a pipeline error
+//     takes) brings its viewer back and leaves the other alone;
 //   - SIGTERM stops the server cleanly (exit status 0).
 #include <arpa/inet.h>
 #include <gst/app/gstappsink.h>
@@ -583,6 +585,21 @@ START_TEST(test_serve_load_and_faults) {
   const std::string status = http(H, "GET", "/avatars").body;
   ck_assert_msg(status.find("\"restarts\": 0") != std::string::npos && status.find("\"failed\"") == std::string::npos,
                 "an avatar restarted or failed: %s", status.c_str());
+
+  // A restart (as after a pipeline error) rebuilds bob's render; his viewer
+  // goes on from the next key frame, alice's is untouched.
+  const int bob_before = steady_b.frames(), alice_before = steady_a.frames();
+  r = http(H, "POST", "/avatars/bob/restart");
+  ck_assert_msg(r.status == 202, "restart: %d %s", r.status, r.body.c_str());
+  const double restarted = now_s();
+  while (now_s() - restarted < 10 && steady_b.frames() < bob_before + 75) g_usleep(100000);
+  const std::string after = http(H, "GET", "/avatars").body;
+  ck_assert_msg(steady_b.frames() >= bob_before + 75, "bob's viewer got %d frames in 10 s after the restart",
+                steady_b.frames() - bob_before);
+  ck_assert_msg(json_number(after, "bob", "restarts") == 1 && json_number(after, "alice", "restarts") == 0,
+                "restart counts: %s", after.c_str());
+  ck_assert_msg(steady_a.frames() >= alice_before + 20 * (now_s() - restarted),
+                "alice's viewer slowed down during bob's restart");
 
   steady_a.stop();
   steady_b.stop();
