@@ -34,6 +34,8 @@ packages=(
   espeak-ng
   # tools/soak-serve.sh posts speech to tavce-serve with curl.
   curl
+  # tavce-serve: RTSP output, the HTTP API, text-to-speech (docs/serving.md).
+  libgstrtspserver-1.0-dev gstreamer1.0-rtsp libsoup-3.0-dev libespeak-ng-dev
   # tavce-serve's WebRTC output: webrtcbin's library headers and its ICE agent.
   libgstreamer-plugins-bad1.0-dev gstreamer1.0-nice
 )
