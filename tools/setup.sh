@@ -41,6 +41,9 @@ packages=(
 )
 # The browser that test_serve_webrtc drives; skipped (exit 77) without it.
 if ((with_tests)); then packages+=(chromium chromium-driver); fi
+# tools/fuzz.sh and tools/check-sanitizers.sh --parsers: clang's libFuzzer and
+# sanitizer runtimes (docs/reliability.md).
+if ((with_tests)); then packages+=(clang-14 libclang-rt-14-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do
