@@ -2,48 +2,6 @@
 
 #include <gst/app/gstappsink.h>
 
-namespace {
-
-// What the IDLE probe and the later clean-up share once the branch object has
-// forgotten the elements.
-struct Removal {
-  GstElement* pipeline;
-  GstElement* tee;
-  GstElement* queue;
-  GstElement* sink;
-  GstPad* tee_pad;
-};
-
-gboolean remove_elements(gpointer data) {
-  auto* r = static_cast<Removal*>(data);
-  for (GstElement* e : {r->queue, r->sink}) {
-    gst_element_set_locked_state(e, TRUE);
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(r->pipeline), e);
-    gst_object_unref(e);
-  }
-  gst_object_unref(r->tee);
-  gst_object_unref(r->pipeline);
-  delete r;
-  return G_SOURCE_REMOVE;
-}
-
-GstPadProbeReturn unlink_when_idle(GstPad* pad, GstPadProbeInfo*, gpointer data) {
-  auto* r = static_cast<Removal*>(data);
-  GstPad* peer = gst_pad_get_peer(pad);
-  if (peer) {
-    gst_pad_unlink(pad, peer);
-    gst_object_unref(peer);
-  }
-  gst_element_release_request_pad(r->tee, pad);
-  gst_object_unref(pad);
-  // Element state changes do not belong in a streaming thread.
-  g_idle_add(remove_elements, r);
-  return GST_PAD_PROBE_REMOVE;
-}
-
-}  // namespace
-
 bool TeeBranch::attach(GstElement* pipeline, GstElement* tee, guint max_buffers, SampleHandler on_sample) {
   if (queue_ || !pipeline || !tee) return false;
   target_ = std::make_shared<Target>();
@@ -85,17 +43,22 @@ void TeeBranch::detach() {
     target_->handler = nullptr;
   }
   target_.reset();
-  auto* r = new Removal{pipeline_, tee_, queue_, sink_, tee_pad_};
-  pipeline_ = tee_ = queue_ = sink_ = nullptr;
+  // tee releases a request pad safely while it streams (it takes its own
+  // lock); from then on nothing enters the branch, and stopping the queue
+  // joins its thread (an appsink waiting on the clock is woken by NULL).
+  gst_element_release_request_pad(tee_, tee_pad_);
+  gst_object_unref(tee_pad_);
   tee_pad_ = nullptr;
-  GstState state = GST_STATE_NULL;
-  gst_element_get_state(r->pipeline, &state, nullptr, 0);
-  if (state == GST_STATE_PLAYING) {
-    // Unlink between two buffers; the probe owns the pad reference now.
-    gst_pad_add_probe(r->tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_when_idle, r, nullptr);
-  } else {
-    unlink_when_idle(r->tee_pad, nullptr, r);
+  for (GstElement* e : {queue_, sink_}) {
+    gst_element_set_locked_state(e, TRUE);
+    gst_element_set_state(e, GST_STATE_NULL);
+    if (GST_OBJECT_PARENT(e)) gst_bin_remove(GST_BIN(pipeline_), e);
+    gst_object_unref(e);
   }
+  queue_ = sink_ = nullptr;
+  gst_object_unref(tee_);
+  gst_object_unref(pipeline_);
+  tee_ = pipeline_ = nullptr;
 }
 
 GstCaps* TeeBranch::caps() const {

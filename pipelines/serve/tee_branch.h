@@ -6,8 +6,9 @@
 // latency, in the avatar pipeline's streaming thread of this branch, and hands
 // it to `on_sample`. A consumer that stops taking data only fills (and then
 // drops from) its own queue: the render and the other branches never wait.
-// attach()/detach() run on the main context; detach() unlinks the tee pad
-// while it is idle and removes the elements afterwards.
+// attach()/detach() run on the main context; detach() releases the tee pad
+// and removes the elements at once (tee copes with a pad released while it
+// streams), so a branch never outlives its detach().
 #pragma once
 
 #include <gst/gst.h>
