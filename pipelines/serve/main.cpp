@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   g_main_loop_unref(loop);
 
   feeds.clear();
+  rtsp.stop();  // its bridges hold on to the avatars' tees
   avatars.stop_all();
   g_print("tavce-serve: stopped\n");
   return 0;

@@ -2,6 +2,7 @@
 
 #include <gst/app/gstappsrc.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -110,11 +111,44 @@ class MediaBridge {
   bool waiting_key_ = true;
 };
 
-void on_media_unprepared(GstRTSPMedia*, gpointer bridge) { delete static_cast<MediaBridge*>(bridge); }
+}  // namespace
 
-void on_media_configure(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer avatar) {
-  auto* bridge = new MediaBridge(static_cast<Avatar*>(avatar), media);
-  g_signal_connect(media, "unprepared", G_CALLBACK(on_media_unprepared), bridge);
+// The bridges alive, so that stop() can end them before the avatars go.
+struct RtspOutput::Bridges {
+  std::mutex mu;
+  std::map<MediaBridge*, GstRTSPMedia*> live;
+};
+
+namespace {
+
+struct MountCtx {
+  Avatar* avatar;
+  RtspOutput::Bridges* bridges;
+};
+
+struct UnprepareCtx {
+  MediaBridge* bridge;
+  RtspOutput::Bridges* bridges;
+};
+
+void on_media_unprepared(GstRTSPMedia*, gpointer data) {
+  auto* c = static_cast<UnprepareCtx*>(data);
+  {
+    std::lock_guard<std::mutex> lock(c->bridges->mu);
+    if (!c->bridges->live.erase(c->bridge)) return;  // stop() ended it already
+  }
+  delete c->bridge;
+}
+
+void on_media_configure(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer data) {
+  auto* mount = static_cast<MountCtx*>(data);
+  auto* bridge = new MediaBridge(mount->avatar, media);
+  {
+    std::lock_guard<std::mutex> lock(mount->bridges->mu);
+    mount->bridges->live[bridge] = media;
+  }
+  g_signal_connect_data(media, "unprepared", G_CALLBACK(on_media_unprepared), new UnprepareCtx{bridge, mount->bridges},
+                        [](gpointer p, GClosure*) { delete static_cast<UnprepareCtx*>(p); }, GConnectFlags(0));
 }
 
 // Viewer accounting per avatar: the avatars a client has played.
@@ -157,10 +191,27 @@ void on_client_connected(GstRTSPServer*, GstRTSPClient* client, gpointer avatars
 
 }  // namespace
 
+RtspOutput::RtspOutput(AvatarSet& avatars, const ServeConfig& cfg)
+    : avatars_(avatars), cfg_(cfg), bridges_(new Bridges) {}
+
 RtspOutput::~RtspOutput() {
-  if (cleanup_timer_) g_source_remove(cleanup_timer_);
-  if (source_) g_source_remove(source_);
+  stop();
+  // Medias still referenced by sessions may unprepare later and look the bridges up.
   if (server_) g_object_unref(server_);
+  server_ = nullptr;
+}
+
+void RtspOutput::stop() {
+  if (cleanup_timer_) g_source_remove(cleanup_timer_);
+  cleanup_timer_ = 0;
+  if (source_) g_source_remove(source_);
+  source_ = 0;
+  std::map<MediaBridge*, GstRTSPMedia*> live;
+  {
+    std::lock_guard<std::mutex> lock(bridges_->mu);
+    live.swap(bridges_->live);
+  }
+  for (auto& [bridge, media] : live) delete bridge;  // detaches from the avatar's tees and listeners
 }
 
 bool RtspOutput::start(std::string& error) {
@@ -175,7 +226,8 @@ bool RtspOutput::start(std::string& error) {
     // Live media: a client that pauses gets no backlog, and one that leaves
     // does not stop the others.
     gst_rtsp_media_factory_set_suspend_mode(f, GST_RTSP_SUSPEND_MODE_NONE);
-    g_signal_connect(f, "media-configure", G_CALLBACK(on_media_configure), a.get());
+    g_signal_connect_data(f, "media-configure", G_CALLBACK(on_media_configure), new MountCtx{a.get(), bridges_},
+                          [](gpointer p, GClosure*) { delete static_cast<MountCtx*>(p); }, GConnectFlags(0));
     gst_rtsp_mount_points_add_factory(mounts, ("/" + a->name()).c_str(), f);
   }
   g_object_unref(mounts);

@@ -23,10 +23,14 @@
 
 class RtspOutput {
  public:
-  RtspOutput(AvatarSet& avatars, const ServeConfig& cfg) : avatars_(avatars), cfg_(cfg) {}
+  RtspOutput(AvatarSet& avatars, const ServeConfig& cfg);
   ~RtspOutput();
   // Mounts every avatar and listens on the default main context.
   bool start(std::string& error);
+  // Stops listening and ends every bridge into the avatars (before they stop).
+  void stop();
+
+  struct Bridges;
   int port() const { return port_; }
 
  private:
@@ -36,4 +40,5 @@ class RtspOutput {
   guint source_ = 0;
   guint cleanup_timer_ = 0;
   int port_ = 0;
+  Bridges* bridges_;  // kept for the process's life: late "unprepared" signals read it
 };
