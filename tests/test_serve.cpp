@@ -119,7 +119,8 @@ struct Server {
     return false;
   }
 
-  // SIGTERM and wait; returns the exit status (or -1).
+  // SIGTERM and wait; returns the exit status, 128 + the signal that ended
+  // it, or -1 when it did not exit within 10 s.
   int stop() {
     if (!pid) return -1;
     kill(pid, SIGTERM);
@@ -128,7 +129,7 @@ struct Server {
       if (waitpid(pid, &status, WNOHANG) == pid) {
         pid = 0;
         if (reader.joinable()) reader.join();
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
       g_usleep(50000);
     }
@@ -604,7 +605,9 @@ START_TEST(test_serve_load_and_faults) {
   steady_a.stop();
   steady_b.stop();
   ck_assert_int_eq(steady_a.errors + steady_b.errors, 0);
-  ck_assert_int_eq(server.stop(), 0);
+  const int exit_status = server.stop();
+  ck_assert_msg(exit_status == 0, "after SIGTERM the server %s",
+                exit_status < 0 ? "did not exit within 10 s" : ("ended with status " + std::to_string(exit_status)).c_str());
 }
 END_TEST
 
