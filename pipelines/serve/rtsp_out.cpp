@@ -218,6 +218,15 @@ bool RtspOutput::start(std::string& error) {
   server_ = gst_rtsp_server_new();
   gst_rtsp_server_set_address(server_, cfg_.bind.c_str());
   gst_rtsp_server_set_service(server_, std::to_string(cfg_.rtsp_port).c_str());
+  // RTP/RTCP over UDP binds where --bind says, not on every interface.
+  GstRTSPAddressPool* pool = nullptr;
+  if (cfg_.bind != "0.0.0.0" && cfg_.bind != "::") {
+    pool = gst_rtsp_address_pool_new();
+    if (!gst_rtsp_address_pool_add_range(pool, cfg_.bind.c_str(), cfg_.bind.c_str(), 32768, 60999, 0)) {
+      g_object_unref(pool);
+      pool = nullptr;
+    }
+  }
   GstRTSPMountPoints* mounts = gst_rtsp_server_get_mount_points(server_);
   for (const auto& a : avatars_.all()) {
     GstRTSPMediaFactory* f = gst_rtsp_media_factory_new();
@@ -226,11 +235,13 @@ bool RtspOutput::start(std::string& error) {
     // Live media: a client that pauses gets no backlog, and one that leaves
     // does not stop the others.
     gst_rtsp_media_factory_set_suspend_mode(f, GST_RTSP_SUSPEND_MODE_NONE);
+    if (pool) gst_rtsp_media_factory_set_address_pool(f, pool);
     g_signal_connect_data(f, "media-configure", G_CALLBACK(on_media_configure), new MountCtx{a.get(), bridges_},
                           [](gpointer p, GClosure*) { delete static_cast<MountCtx*>(p); }, GConnectFlags(0));
     gst_rtsp_mount_points_add_factory(mounts, ("/" + a->name()).c_str(), f);
   }
   g_object_unref(mounts);
+  if (pool) g_object_unref(pool);
   g_signal_connect(server_, "client-connected", G_CALLBACK(on_client_connected), &avatars_);
 
   GError* err = nullptr;
