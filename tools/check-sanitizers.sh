@@ -3,11 +3,12 @@
 #   tools/check-sanitizers.sh [--all] [--jobs N] [--build-dir DIR] [-- meson test args]
 #   tools/check-sanitizers.sh --parsers
 # Configures DIR (default build-asan) with -Db_sanitize=address,undefined
-# -Db_lundef=false, builds the plugin and every test program (niced, through
-# TAVCE_BUILD_LOCK when set), then runs the suites `lib` and `gst` (--all adds
-# `parity`: golden cases, slow under ASan). A UBSan report aborts its test;
-# a leak fails it unless tools/sanitizers/lsan.supp explains it as a
-# third-party library's (docs/reliability.md, "Sanitizers").
+# -Db_lundef=false, builds the plugin and the programs the chosen tests run
+# (niced, through TAVCE_BUILD_LOCK when set), then runs the suites `lib` and
+# `gst` (--all adds `reliability` and `parity`: the state storms and the
+# golden cases, slow under ASan). A UBSan report aborts its test; a leak
+# fails it unless tools/sanitizers/lsan.supp explains it as a third-party
+# library's (docs/reliability.md, "Sanitizers").
 # --parsers instead builds only the parser suites (test_mel, test_safetensors,
 # test_torch_checkpoint) with clang-14 from the sources they need
 # (tests/fuzz/Makefile: minutes instead of the hour a sanitized libtavce
@@ -21,7 +22,7 @@ parsers=no
 suites="--suite lib --suite gst"
 while [ $# -gt 0 ]; do
   case $1 in
-    --all) suites="--suite lib --suite gst --suite parity" ;;
+    --all) suites="--suite lib --suite gst --suite reliability --suite parity" ;;
     --parsers) parsers=yes ;;
     --jobs) jobs=$2; shift ;;
     --build-dir) dir=$2; shift ;;
@@ -70,16 +71,20 @@ if [ ! -f "$dir/build.ninja" ]; then
   locked meson setup "$dir" "$root" -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debug -Doptimization=1
 fi
-# The plugin and what the tests run (test programs, tavce-parity), not every
-# tool: meson's own list of what the tests need.
+# What the chosen tests run and depend on (test programs, the plugin,
+# tavce-parity, servers), not every tool: meson's own list.
 names=$(printf '%s\n' "$suites" | sed 's/--suite //g')
-targets=$(cd "$dir" && meson introspect --tests | python3 -c '
+targets=$(cd "$dir" && meson introspect --tests --targets | python3 -c '
 import json, os, sys
-build, wanted = os.getcwd(), sys.argv[1].split()
+info, wanted = json.load(sys.stdin), sys.argv[1].split()
+build = os.getcwd()
+files = {t["id"]: t["filename"] for t in info["targets"]}
 out = set()
-for t in json.load(sys.stdin):
-    if any(s.split(":")[-1] in wanted for s in t["suite"]) and t["cmd"][0].startswith(build + "/"):
-        out.add(os.path.relpath(t["cmd"][0], build))
+for t in info["tests"]:
+    if not any(s.split(":")[-1] in wanted for s in t["suite"]):
+        continue
+    paths = [t["cmd"][0]] + [f for d in t.get("depends", []) for f in files.get(d, [])]
+    out.update(os.path.relpath(p, build) for p in paths if p.startswith(build + "/"))
 print(" ".join(sorted(out)))' "$names")
 # The plugin the gst tests load.
 targets="$targets $(grep -o '^build gst/[^ :]*\.so' "$dir/build.ninja" | cut -d' ' -f2 | sort -u | tr '\n' ' ')"
