@@ -79,14 +79,17 @@ start=$(date +%s.%N)
 elapsed() { awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
 end_at=$(awk -v s="$start" -v m="$minutes" 'BEGIN { printf "%d", s + m * 60 }')
 
-# Resident memory (kB), threads and descriptors of the server.
+# Resident memory (kB), threads and descriptors of the server, as one JSON line.
+sample() {
+  local rss threads fds
+  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status" 2>/dev/null || echo 0)
+  threads=$(awk '/^Threads:/ { print $2 }' "/proc/$server_pid/status" 2>/dev/null || echo 0)
+  fds=$(ls "/proc/$server_pid/fd" 2>/dev/null | wc -l)
+  echo "{\"t_s\": $(elapsed), \"rss_kib\": ${rss:-0}, \"threads\": ${threads:-0}, \"fds\": $fds$1}"
+}
 sampler() {
   while (($(date +%s) < end_at)) && kill -0 "$server_pid" 2>/dev/null; do
-    local rss threads fds
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status" 2>/dev/null || echo 0)
-    threads=$(awk '/^Threads:/ { print $2 }' "/proc/$server_pid/status" 2>/dev/null || echo 0)
-    fds=$(ls "/proc/$server_pid/fd" 2>/dev/null | wc -l)
-    echo "{\"t_s\": $(elapsed), \"rss_kib\": ${rss:-0}, \"threads\": ${threads:-0}, \"fds\": $fds}" >>"$out/samples.jsonl"
+    sample "" >>"$out/samples.jsonl"
     sleep "$sample_every"
   done
 }
@@ -139,6 +142,12 @@ for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
 server_alive=true
 kill -0 "$server_pid" 2>/dev/null || { server_alive=false; status=1; echo "soak-serve: tavce-serve died ($out/serve.log)" >&2; }
+# Every viewer has left and ben's last clip is said: what remains is what the
+# server keeps for good (compared with the first sample, taken before any viewer).
+if $server_alive; then
+  sleep 10
+  sample ", \"after_viewers_left\": true" >>"$out/samples.jsonl"
+fi
 kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 server_pid=""

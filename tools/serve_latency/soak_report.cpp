@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -61,9 +62,9 @@ void draw_panel(cv::Mat& img, cv::Rect area, const std::string& title, const std
     cv::putText(img, label, {area.x + 5, Y(v) + 4}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
     const double t = t_max * k / 4;
     std::snprintf(label, sizeof label, "%.1f min", t);
-    cv::putText(img, label, {X(t) - 20, bottom + 15}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::putText(img, label, {X(t) - (k == 4 ? 55 : 20), bottom + 15}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
-  cv::putText(img, unit, {area.x + 5, top - 5}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  cv::putText(img, unit, {area.x + 5, top - 14}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   int legend_y = top + 15;
   for (const Series& s : series) {
     for (size_t i = 1; i < s.points.size(); ++i)
@@ -86,7 +87,14 @@ nlohmann::json write_soak_report(const std::string& samples_path, const std::str
   Series rss{"server RSS (MiB)", cv::Scalar(200, 60, 0), {}};
   std::vector<double> rss_mib, threads, fds;
   double t_max = 0;
+  std::optional<nlohmann::json> final_sample;  // taken once every viewer had left
+  std::vector<double> times_s;
   for (const auto& s : samples) {
+    if (s.value("after_viewers_left", false)) {
+      final_sample = s;
+      continue;
+    }
+    times_s.push_back(s.at("t_s").get<double>());
     const double t = s.at("t_s").get<double>() / 60;
     t_max = std::max(t_max, t);
     rss_mib.push_back(s.at("rss_kib").get<double>() / 1024);
@@ -94,6 +102,7 @@ nlohmann::json write_soak_report(const std::string& samples_path, const std::str
     fds.push_back(s.value("fds", 0.0));
     rss.points.emplace_back(t, rss_mib.back());
   }
+  if (rss_mib.empty()) throw std::runtime_error("soak-report: no periodic samples in " + samples_path);
   Series video{"video onset, play-out (ms)", cv::Scalar(0, 0, 200), {}};
   Series video_arrival{"video onset, arrival (ms)", cv::Scalar(0, 150, 0), {}};
   Series audio{"audio onset, play-out (ms)", cv::Scalar(150, 0, 150), {}};
@@ -119,14 +128,21 @@ nlohmann::json write_soak_report(const std::string& samples_path, const std::str
   r["rss_mib"] = {{"first", rss_mib.front()}, {"last", rss_mib.back()}, {"max", *std::max_element(rss_mib.begin(), rss_mib.end())}};
   // Growth after the first minute (start-up, model loading, first viewers).
   std::vector<double> after;
-  for (size_t i = 0; i < samples.size(); ++i)
-    if (samples[i].at("t_s").get<double>() >= 60) after.push_back(rss_mib[i]);
+  for (size_t i = 0; i < rss_mib.size(); ++i)
+    if (times_s[i] >= 60) after.push_back(rss_mib[i]);
   if (after.size() >= 2) {
     r["rss_mib"]["after_1min_first"] = after.front();
     r["rss_mib"]["after_1min_growth_percent"] = 100.0 * (after.back() - after.front()) / after.front();
   }
   r["threads"] = {{"first", threads.front()}, {"last", threads.back()}, {"max", *std::max_element(threads.begin(), threads.end())}};
   r["fds"] = {{"first", fds.front()}, {"last", fds.back()}, {"max", *std::max_element(fds.begin(), fds.end())}};
+  if (final_sample) {
+    const nlohmann::json& f = *final_sample;
+    r["after_viewers_left"] = {{"rss_mib", f.at("rss_kib").get<double>() / 1024},
+                               {"threads", f.value("threads", 0.0)}, {"fds", f.value("fds", 0.0)},
+                               {"threads_growth", f.value("threads", 0.0) - threads.front()},
+                               {"fds_growth", f.value("fds", 0.0) - fds.front()}};
+  }
   r["utterances"] = lat.size();
   r["video_playout_latency_ms"] = summarize(v_play);
   r["video_latency_ms"] = summarize(v_arr);
