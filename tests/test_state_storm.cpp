@@ -348,6 +348,15 @@ GST_START_TEST(storm_facetrack) {
 }
 GST_END_TEST;
 
+// tavcefacealpha (added after issue 15's list): the face-cutout filter the
+// inject pipeline puts after tavcefacetrack.
+GST_START_TEST(storm_facealpha) {
+  storm("tavcefacealpha",
+        portrait_video() + " ! tavcefacetrack ! tavcefacealpha name=dut ! fakesink name=out sync=true",
+        cycles_or(40), true);
+}
+GST_END_TEST;
+
 // The dataset sink collects a clip and writes it at EOS; it does not sync, so
 // the video branch is bounded (3 s) and every EOS writes or skips a clip.
 GST_START_TEST(storm_datasetsink) {
@@ -437,6 +446,7 @@ Suite* storm_suite() {
   tcase_add_test(tc, storm_syncscore);
   tcase_add_test(tc, storm_facetrack);
   tcase_add_test(tc, storm_datasetsink);
+  tcase_add_test(tc, storm_facealpha);
   tcase_add_test(tc, datasetsink_seek_moves_both_branches);
   suite_add_tcase(s, tc);
   return s;
