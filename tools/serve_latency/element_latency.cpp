@@ -124,6 +124,10 @@ nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(std::rou
 
 nlohmann::json measure_element_latency(const ElementLatencyOptions& opt) {
   if (opt.portrait.empty()) throw std::runtime_error("elements: --portrait is required");
+  // Declared before the pipeline's guard, so that they outlive it: the probes
+  // read them until the guard has stopped the streaming threads.
+  std::map<std::string, std::pair<std::unique_ptr<PadTrace>, std::unique_ptr<PadTrace>>> traces;
+  std::vector<std::unique_ptr<ProbeContext>> contexts;
   GError* err = nullptr;
   GstElement* pipeline = gst_parse_launch_full(launch_line().c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!pipeline) {
@@ -148,8 +152,6 @@ nlohmann::json measure_element_latency(const ElementLatencyOptions& opt) {
   // look-ahead) leave out; audiotestsrc declares the chunk only, so the sum
   // of what the elements add beyond their answers is the budget they need.
   const GstClockTime warmup = static_cast<GstClockTime>(opt.warmup_seconds * GST_SECOND);
-  std::map<std::string, std::pair<std::unique_ptr<PadTrace>, std::unique_ptr<PadTrace>>> traces;
-  std::vector<std::unique_ptr<ProbeContext>> contexts;
   for (const Stage& s : kStages) {
     GstElement* e = by_name(s.name);
     auto& [in, out] = traces[s.name];
@@ -189,6 +191,7 @@ nlohmann::json measure_element_latency(const ElementLatencyOptions& opt) {
     gst_message_unref(m);
   }
   gst_object_unref(bus);
+  if (!error.empty()) throw std::runtime_error("elements: the avatar pipeline failed: " + error);
 
   nlohmann::json report;
   GstQuery* pq = gst_query_new_latency();
@@ -250,7 +253,6 @@ nlohmann::json measure_element_latency(const ElementLatencyOptions& opt) {
   }
   report["tolerance_ms"] = opt.tolerance_ms;
   report["seconds"] = opt.seconds;
-  if (!error.empty()) report["error"] = error;
   return report;
 }
 
