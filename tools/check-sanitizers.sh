@@ -87,7 +87,7 @@ for t in info["tests"]:
     out.update(os.path.relpath(p, build) for p in paths if p.startswith(build + "/"))
 print(" ".join(sorted(out)))' "$names")
 # The plugin the gst tests load.
-targets="$targets $(grep -o '^build gst/[^ :]*\.so' "$dir/build.ninja" | cut -d' ' -f2 | sort -u | tr '\n' ' ')"
+targets="$targets $(grep -o '^build gst/[^ :/]*\.so:' "$dir/build.ninja" | cut -d' ' -f2 | tr -d : | sort -u | tr '\n' ' ')"
 locked nice -n 19 ninja -C "$dir" -j "$jobs" $targets
 built=$(date +%s)
 
