@@ -487,12 +487,16 @@ START_TEST(test_sessions_run_lite_bundle) {
   pipeline::Audio2CoeffSettings as;
   as.model = bundle_dir;
   pipeline::Audio2CoeffSession audio(as);
-  ck_assert_str_eq(audio.info().space.c_str(), "lite-v1");
+  // Named copies: ck_assert_str_eq keeps the char pointer past the full
+  // expression, which would dangle into a returned temporary (ASan found it).
+  const std::string audio_space = audio.info().space;
+  ck_assert_str_eq(audio_space.c_str(), "lite-v1");
   pipeline::RendererSettings rs;
   rs.model = bundle_dir;
   pipeline::RendererSession render(rs);
   ck_assert_int_eq(render.coeff_dims(), audio.info().dims);
-  ck_assert_str_eq(render.coeff_space().c_str(), "lite-v1");
+  const std::string render_space = render.coeff_space();
+  ck_assert_str_eq(render_space.c_str(), "lite-v1");
   render.set_portrait_file(data_dir() + "/image/people_0.png");
   std::vector<float> silence(80 * 100, -4.0f);
   audio.push_mel(silence.data(), 100);
