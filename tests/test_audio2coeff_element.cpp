@@ -893,7 +893,10 @@ GST_START_TEST(test_golden_renderer_bundle_loads) {
     try {
       tavce::pipeline::RendererSession session(s);
       fail_unless_equals_int(session.coeff_dims(), 70);
-      fail_unless_equals_string(session.coeff_space().c_str(), "bfm-exp64-pose6");
+      // A named copy: the macro keeps the char pointer past the full
+      // expression, which would dangle into the returned temporary.
+      const std::string space = session.coeff_space();
+      fail_unless_equals_string(space.c_str(), "bfm-exp64-pose6");
     } catch (const std::exception& e) {
       fail("renderer session on the golden bundle (%s): %s", mode, e.what());
     }
