@@ -96,12 +96,15 @@ built=$(date +%s)
 # runtimes are preloaded for them; the registry is scanned in-process.
 asan_rt=$(gcc -print-file-name=libasan.so)
 ubsan_rt=$(gcc -print-file-name=libubsan.so)
-export LD_PRELOAD="$asan_rt $ubsan_rt"
 export GST_REGISTRY_FORK=no
 sanitizer_options
 set +e
+# The runtimes are preloaded through meson's test wrapper, not exported:
+# meson itself (Python) would otherwise run under LeakSanitizer and abort at
+# exit on Python's own allocations, losing the status line below.
 # shellcheck disable=SC2086  # $suites is several words
-nice -n 10 meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier 4 $suites "$@"
+nice -n 10 meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier 4 \
+  --wrapper "env LD_PRELOAD='$asan_rt $ubsan_rt'" $suites "$@"
 status=$?
 set -e
 end=$(date +%s)
