@@ -96,16 +96,21 @@ class Server:
         return self.proc.poll() is None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.log.close()
         return self.proc.returncode
 
+
+
+def end_process(proc):
+    """Ends a child we started: SIGTERM, up to 10 s to exit, then SIGKILL."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 def find_chromium():
     """(browser, driver) paths, or None when either is not installed."""
@@ -175,11 +180,5 @@ class WebDriver:
         except (OSError, RuntimeError) as e:
             print(f"closing the browser session: {e}", file=sys.stderr)
         finally:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            end_process(self.proc)
             self.log.close()
