@@ -71,6 +71,11 @@ while (($#)); do
 done
 
 die() { echo "inject: $*" >&2; exit 1; }
+# Every option is checked before anything slow (speech synthesis, measuring) runs.
+case "$out" in
+  display|*.rgba|*.mp4|*.mkv) ;;
+  *) die "OUT '$out' must end in .mp4, .mkv or .rgba, or be 'display'" ;;
+esac
 [[ "$size" =~ ^([0-9]+)x([0-9]+)$ ]] || die "--size '$size' is not WxH"
 width=${BASH_REMATCH[1]} height=${BASH_REMATCH[2]}
 ((width >= 16 && height >= 16)) || die "--size $size is too small"
@@ -164,7 +169,6 @@ case "$out" in
     [[ "$out" == *.mkv ]] && muxer=matroskamux
     sink=(! videoconvert ! x264enc tune=zerolatency ! h264parse ! queue ! "$muxer" name=mux ! filesink location="$out")
     audio_sink=(! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.) ;;
-  *) die "OUT '$out' must end in .mp4, .mkv or .rgba, or be 'display'" ;;
 esac
 
 cmd=(gst-launch-1.0 -e "${mix[@]}" "${sink[@]}"

@@ -5,10 +5,10 @@
 # Configures DIR (default build-asan) with -Db_sanitize=address,undefined
 # -Db_lundef=false, builds the plugin and the programs the chosen tests run
 # (niced, through TAVCE_BUILD_LOCK when set), then runs the suites `lib` and
-# `gst` (--all adds `reliability` and `parity`: the state storms and the
-# golden cases, slow under ASan). A UBSan report aborts its test; a leak
-# fails it unless tools/sanitizers/lsan.supp explains it as a third-party
-# library's (docs/reliability.md, "Sanitizers").
+# `gst` (--all adds `reliability`, `parity` and `serve`: the state storms,
+# the golden cases and the server, slow under ASan). A UBSan report aborts
+# its test; a leak fails it unless tools/sanitizers/lsan.supp explains it as
+# a third-party library's (docs/reliability.md, "Sanitizers").
 # --parsers instead builds only the parser suites (test_mel, test_safetensors,
 # test_torch_checkpoint) with clang-14 from the sources they need
 # (tests/fuzz/Makefile: minutes instead of the hour a sanitized libtavce
@@ -22,7 +22,7 @@ parsers=no
 suites="--suite lib --suite gst"
 while [ $# -gt 0 ]; do
   case $1 in
-    --all) suites="--suite lib --suite gst --suite reliability --suite parity" ;;
+    --all) suites="--suite lib --suite gst --suite reliability --suite parity --suite serve" ;;
     --parsers) parsers=yes ;;
     --jobs) jobs=$2; shift ;;
     --build-dir) dir=$2; shift ;;
@@ -99,12 +99,13 @@ ubsan_rt=$(gcc -print-file-name=libubsan.so)
 export GST_REGISTRY_FORK=no
 sanitizer_options
 set +e
-# The runtimes are preloaded through meson's test wrapper, not exported:
-# meson itself (Python) would otherwise run under LeakSanitizer and abort at
-# exit on Python's own allocations, losing the status line below.
+# The runtimes are preloaded through meson's test wrapper (preload.sh), not
+# exported: meson itself (Python) would otherwise run under LeakSanitizer and
+# abort at exit on Python's own allocations, losing the status line below.
+export TAVCE_SANITIZER_PRELOAD="$asan_rt $ubsan_rt"
 # shellcheck disable=SC2086  # $suites is several words
 nice -n 10 meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier 4 \
-  --wrapper "env LD_PRELOAD='$asan_rt $ubsan_rt'" $suites "$@"
+  --wrapper "$supp/preload.sh" $suites "$@"
 status=$?
 set -e
 end=$(date +%s)
