@@ -185,19 +185,29 @@ START_TEST(test_speech_queue) {
   ck_assert(q.push(std::vector<int16_t>(30000, 5)));
   ck_assert(!q.push(std::vector<int16_t>(20000, 6)));  // would pass the bound: nothing queued
   ck_assert_uint_eq(q.queued_samples(), 30000);
-  ck_assert(q.push(std::vector<int16_t>(18000, 6)));   // exactly full
+  const std::optional<uint64_t> second = q.push(std::vector<int16_t>(18000, 6));  // exactly full
+  ck_assert(second);
+  ck_assert_uint_eq(*second, 30000);  // it plays after the first clip
   std::vector<int16_t> out(960);
-  ck_assert_uint_eq(q.pop(out.data(), out.size()), 960);
+  ck_assert_uint_eq(q.pop(out.data(), out.size(), 2'000'000'000), 960);
   ck_assert_int_eq(out[0], 5);
+  // The second clip's first sample: 30000 samples after the pop that began at 2 s.
+  ck_assert_double_eq_tol(q.stream_seconds_at(*second), 2.0 + 30000.0 / 48000, 1e-9);
   q.clear();
-  ck_assert_uint_eq(q.pop(out.data(), out.size()), 0);  // silence
+  ck_assert_uint_eq(q.pop(out.data(), out.size(), 2'020'000'000), 0);  // silence
   ck_assert_int_eq(out[959], 0);
+  // Silence counts: a clip pushed now starts where the next pop begins.
+  const std::optional<uint64_t> third = q.push(std::vector<int16_t>(100, 7));
+  ck_assert(third);
+  ck_assert_uint_eq(*third, 1920);
+  ck_assert_double_eq_tol(q.stream_seconds_at(*third), 2.04, 1e-9);
+  q.clear();
   // A feed that runs ahead loses its oldest samples.
   q.push_dropping(std::vector<int16_t>(40000, 1));
   q.push_dropping(std::vector<int16_t>(20000, 2));
   ck_assert_uint_eq(q.queued_samples(), 48000);
   ck_assert_uint_eq(q.dropped_samples(), 12000);
-  ck_assert_uint_eq(q.pop(out.data(), 1), 1);
+  ck_assert_uint_eq(q.pop(out.data(), 1, 0), 1);
   ck_assert_int_eq(out[0], 1);
 }
 END_TEST

@@ -204,7 +204,7 @@ void Avatar::pace() {
       discont = true;
       g_printerr("avatar %s: the speech source was %.1f s late; skipped ahead\n", config_.name.c_str(), jitter / 1e9);
     }
-    const size_t speech = queue_.pop(chunk.data(), chunk.size());
+    const size_t speech = queue_.pop(chunk.data(), chunk.size(), next);
     speaking_ = speech > 0;
     speech_samples_played_ += speech;
     GstBuffer* buf = gst_buffer_new_memdup(chunk.data(), chunk.size() * sizeof(int16_t));

@@ -186,7 +186,8 @@ struct HttpApi::Impl {
                                   fmt(q.max_seconds()) + " s, --max-queue); send it in parts");
       return;
     }
-    if (!q.push(samples)) {
+    const std::optional<uint64_t> position = q.push(samples);
+    if (!position) {
       const double wait = before + clip - q.max_seconds();
       SoupMessageHeaders* rh = soup_server_message_get_response_headers(msg);
       soup_message_headers_replace(rh, "Retry-After", std::to_string(static_cast<int>(std::ceil(wait))).c_str());
@@ -199,6 +200,9 @@ struct HttpApi::Impl {
     respond(msg, 202,
             "{\"avatar\": " + json_string(a->name()) + ", \"clip_seconds\": " + fmt(clip) +
                 ", \"starts_in_seconds\": " + fmt(before) + ", \"queued_seconds\": " + fmt(before + clip) +
+                // The avatar's stream time (audio and video timestamps, frames every 40 ms from 0) at
+                // which the clip's first sample plays: a client can place it on the frame grid.
+                ", \"starts_at_stream_seconds\": " + fmt_precise(q.stream_seconds_at(*position)) +
                 // When the clip joined the queue (CLOCK_MONOTONIC, g_get_monotonic_time()): a client on the
                 // same machine times the speech from here, not from a late answer (tavce-serve-latency).
                 ", \"queued_at_monotonic_us\": " + std::to_string(g_get_monotonic_time()) + "}\n");

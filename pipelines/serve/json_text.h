@@ -26,11 +26,15 @@ inline std::string json_string(const std::string& s) {
   return o + "\"";
 }
 
-// Seconds and rates with two decimals (JSON numbers, locale-independent).
-inline std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
+// A JSON number with `decimals` decimals, locale-independent.
+inline std::string fmt_decimals(double v, int decimals) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   for (char& c : buf)
     if (c == ',') c = '.';
   return buf;
 }
+// Seconds and rates for people: two decimals.
+inline std::string fmt(double v) { return fmt_decimals(v, 2); }
+// Stream times a client computes with: microseconds.
+inline std::string fmt_precise(double seconds) { return fmt_decimals(seconds, 6); }

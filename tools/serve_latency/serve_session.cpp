@@ -28,6 +28,8 @@ namespace serve_latency {
 namespace {
 
 constexpr double kFrameMs = 40.0;        // tavce-serve renders 25 fps
+constexpr int kPhases = 8;               // offline references per clip, one per phase step
+constexpr double kPhaseStepMs = kFrameMs / kPhases;
 constexpr int64_t kIdleWindowUs = 800000;  // idle frames learnt before each push
 
 struct Clip {
@@ -215,11 +217,14 @@ std::pair<std::string, std::string> avatar_source(SoupSession* session, const st
   throw std::runtime_error("the server has no avatar named '" + name + "' (GET " + http + "/avatars lists them)");
 }
 
-// The clip through the same elements and detectors offline, with 2 s of
-// silence before it: where its speech starts once Opus-coded as the stream
-// carries it (the onset the client can detect), and how many frames the
-// rendered mouth starts moving before (< 0) or after that. The live A/V
-// offset minus this lead is what the stream's timing adds.
+// The clip through the same elements and detectors offline, with 2 s plus
+// `phase` of silence before it: where its speech starts once Opus-coded as
+// the stream carries it (the onset the client can detect), and how many
+// frames the rendered mouth starts moving before (< 0) or after that. Frames
+// are whole 40 ms steps of the stream time, so the lead depends on where in
+// a frame the clip starts (its phase); live, the server says where
+// (starts_at_stream_seconds) and the reference of that phase is used. The
+// live A/V offset minus this lead is what the stream's timing adds.
 struct OfflineReference {
   std::optional<double> heard_onset_s;  // in the clip, after Opus at the stream's settings
   std::optional<double> lead_frames;
@@ -237,7 +242,7 @@ std::optional<size_t> video_onset(const std::vector<const Patch*>& frames, size_
 }
 
 OfflineReference offline_reference(const Clip& clip, const std::string& portrait, const std::string& bundle,
-                                   const Box& box, const ServeOptions& opt) {
+                                   const Box& box, const ServeOptions& opt, double phase) {
   OfflineReference ref;
   GError* err = nullptr;
   GstElement* p = gst_parse_launch_full(
@@ -266,8 +271,8 @@ OfflineReference offline_reference(const Clip& clip, const std::string& portrait
                                       "channels", G_TYPE_INT, 1, "layout", G_TYPE_STRING, "interleaved", nullptr);
   g_object_set(in, "caps", caps, nullptr);
   gst_caps_unref(caps);
-  constexpr double kLead = 2.0;
-  std::vector<int16_t> samples(static_cast<size_t>(kLead * clip.rate), 0);
+  const double kLead = 2.0 + phase;  // 2 s is a whole number of frames
+  std::vector<int16_t> samples(static_cast<size_t>(std::lround(kLead * clip.rate)), 0);
   samples.insert(samples.end(), clip.mono.begin(), clip.mono.end());
   gst_element_set_state(p, GST_STATE_PLAYING);
   GstBuffer* buf = gst_buffer_new_memdup(samples.data(), samples.size() * 2);
@@ -458,7 +463,8 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
   std::unique_ptr<SoupSession, void (*)(SoupSession*)> session_guard(session, [](SoupSession* s) { g_object_unref(s); });
   // The clips' offline references (see offline_reference), when the
   // portrait is a file this machine can read.
-  std::vector<OfflineReference> refs(clips.size());
+  // refs[clip][k]: the clip starting k * kPhaseStepMs into a frame.
+  std::vector<std::vector<OfflineReference>> refs(clips.size(), std::vector<OfflineReference>(kPhases));
   nlohmann::json leads = nlohmann::json::array();
   {
     const auto [portrait, bundle] = avatar_source(session, opt.http, opt.avatar);
@@ -470,10 +476,13 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
     }
     auto opt_json = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
     for (size_t i = 0; i < clips.size(); ++i) {
-      if (readable) refs[i] = offline_reference(clips[i], portrait, bundle, padded, opt);
+      nlohmann::json by_phase = nlohmann::json::array();
+      for (int k = 0; k < kPhases; ++k) {
+        if (readable) refs[i][k] = offline_reference(clips[i], portrait, bundle, padded, opt, k * kPhaseStepMs / 1000);
+        by_phase.push_back({{"phase_ms", k * kPhaseStepMs}, {"model_lead_frames", opt_json(refs[i][k].lead_frames)}});
+      }
       leads.push_back({{"clip", clips[i].path}, {"onset_s", clips[i].onset_seconds},
-                       {"heard_onset_s", opt_json(refs[i].heard_onset_s)},
-                       {"model_lead_frames", opt_json(refs[i].lead_frames)}});
+                       {"heard_onset_s", opt_json(refs[i][0].heard_onset_s)}, {"by_phase", by_phase}});
     }
   }
   std::mt19937 rng(opt.seed);
@@ -528,7 +537,15 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       if (q >= push.sent_us && q <= push.answered_us) accepted_us = q, server_time = true;
     }
     // Where the client can first hear the speech: the Opus-coded onset when known.
-    const OfflineReference& ref = refs[static_cast<size_t>(n) % clips.size()];
+    // Where in a frame the clip starts (stream time), when the server says; else phase 0.
+    int phase_index = 0;
+    std::optional<double> phase_ms;
+    if (answer.is_object() && answer.contains("starts_at_stream_seconds") && answer["starts_at_stream_seconds"].is_number()) {
+      const double at_ms = answer["starts_at_stream_seconds"].get<double>() * 1000;
+      phase_ms = at_ms - std::floor(at_ms / kFrameMs) * kFrameMs;
+      phase_index = static_cast<int>(std::lround(*phase_ms / kPhaseStepMs)) % kPhases;
+    }
+    const OfflineReference& ref = refs[static_cast<size_t>(n) % clips.size()][static_cast<size_t>(phase_index)];
     const double onset = ref.heard_onset_s ? *ref.heard_onset_s : clip.onset_seconds;
     const int64_t t0 = accepted_us + static_cast<int64_t>((starts_in + onset) * 1e6);
     // Watch until the clip has been said and a second more.
@@ -560,6 +577,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
                         {"request_ms", ms(static_cast<double>(push.answered_us - push.sent_us))},
                         {"t0_from", server_time ? "server queue time" : "answer arrival"},
                         {"idle_threshold", idle.threshold},
+                        {"phase_ms", phase_ms ? nlohmann::json(std::round(*phase_ms * 10) / 10) : nlohmann::json()},
                         {"peak_difference", peak_difference}};
     request.push_back(static_cast<double>(push.answered_us - push.sent_us) / 1000);
     if (v) {
