@@ -35,6 +35,7 @@
 #include "tavce/nn/mapping_net.h"
 #include "tavce/nn/pose_vae.h"
 #include "tavce/nn/correlation.h"
+#include "support/layout_check.h"
 #include "support/torch_save.h"
 #include "tavce/nn/recon_net.h"
 #include "tavce/nn/spade_generator.h"
@@ -535,23 +536,12 @@ std::vector<LayoutRow> official_rows(const std::string& container, const std::st
 // The he_estimator entry of facevid2vid_00189-model.pth.tar, from
 // docs/state_dict_keys.tsv (shapes_render.json does not cover it).
 std::vector<LayoutRow> he_estimator_rows() {
-  std::ifstream in(golden("../docs/state_dict_keys.tsv"));
-  ck_assert_msg(in.good(), "cannot read state_dict_keys.tsv beside the golden directory");
+  tavce::testing::Layout layout;
+  ck_assert_msg(tavce::testing::layout_from_keys_tsv(golden("../docs/state_dict_keys.tsv"), "['he_estimator']",
+                                                     tavce::testing::DtypeStyle::kSafetensors, &layout),
+                "cannot use state_dict_keys.tsv beside the golden directory (see stderr)");
   std::vector<LayoutRow> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    for (std::string c; std::getline(ss, c, '\t');) cols.push_back(c);
-    if (cols.size() != 4 || cols[0].find("['he_estimator']") == std::string::npos) continue;
-    std::vector<int64_t> shape;
-    if (cols[2] != "scalar") {
-      std::stringstream dims(cols[2]);
-      for (std::string d; std::getline(dims, d, 'x');) shape.push_back(std::stoll(d));
-    }
-    const bool counter = cols[1].find("num_batches_tracked") != std::string::npos;
-    out.push_back({cols[1], shape, counter ? "I64" : "F32"});
-  }
+  for (const auto& [key, row] : layout) out.push_back({key, std::get<0>(row), std::get<1>(row)});
   ck_assert_uint_eq(out.size(), 402);
   return out;
 }

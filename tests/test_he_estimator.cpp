@@ -6,11 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -35,73 +31,30 @@ using tavce::testing::shape_str;
 
 namespace {
 
-// key -> (shape, kind)
-using Layout = std::map<std::string, std::pair<std::vector<int64_t>, std::string>>;
-
-// Rows of state_dict_keys.tsv (container<TAB>key<TAB>shape<TAB>param|buffer)
-// whose container is an ['he_estimator'] entry; shape "AxBxC" or "scalar".
-Layout expected_layout() {
+// Every ['he_estimator'] row of state_dict_keys.tsv (beside the golden directory).
+tavce::testing::Layout expected_layout() {
+  tavce::testing::Layout out;
   const std::string p = golden_dir() + "/../docs/state_dict_keys.tsv";
-  std::ifstream in(p);
-  ck_assert_msg(in.good(), "cannot read %s (set TAVCE_GOLDEN_DIR)", p.c_str());
-  Layout out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    for (std::string c; std::getline(ss, c, '\t');) cols.push_back(c);
-    if (cols.size() != 4 || cols[0].find("['he_estimator']") == std::string::npos) continue;
-    std::vector<int64_t> shape;
-    if (cols[2] != "scalar") {
-      std::stringstream dims(cols[2]);
-      for (std::string d; std::getline(dims, d, 'x');) shape.push_back(std::stoll(d));
-    }
-    const bool dup = out.count(cols[1]) != 0;
-    ck_assert_msg(!dup, "duplicate he_estimator key %s in %s", cols[1].c_str(), p.c_str());
-    out[cols[1]] = {shape, cols[3]};
-  }
+  ck_assert_msg(tavce::testing::layout_from_keys_tsv(p, "['he_estimator']", tavce::testing::DtypeStyle::kTorch, &out),
+                "cannot use %s (set TAVCE_GOLDEN_DIR; see stderr)", p.c_str());
   return out;
 }
 
 START_TEST(test_he_layout) {
   HEEstimator net;
-  const Layout expected = expected_layout();
+  const tavce::testing::Layout expected = expected_layout();
   ck_assert_uint_eq(expected.size(), 402u);
-  Layout actual;
-  for (const auto& p : net->named_parameters(true)) {
-    ck_assert_msg(p.value().scalar_type() == at::kFloat, "%s is not float32", p.key().c_str());
-    actual[p.key()] = {p.value().sizes().vec(), "param"};
-  }
-  for (const auto& b : net->named_buffers(true)) {
-    const bool counter = b.key().size() >= 19 && b.key().compare(b.key().size() - 19, 19, "num_batches_tracked") == 0;
-    ck_assert_msg(b.value().scalar_type() == (counter ? at::kLong : at::kFloat), "%s has the wrong dtype",
-                  b.key().c_str());
-    actual[b.key()] = {b.value().sizes().vec(), "buffer"};
-  }
-  int bad = 0;
-  for (const auto& [key, e] : expected) {
-    auto it = actual.find(key);
-    if (it == actual.end()) {
-      if (bad++ < 20) std::fprintf(stderr, "missing %s\n", key.c_str());
-      continue;
-    }
-    if (it->second != e && bad++ < 20)
-      std::fprintf(stderr, "%s is %s %s, expected %s %s\n", key.c_str(), shape_str(it->second.first).c_str(),
-                   it->second.second.c_str(), shape_str(e.first).c_str(), e.second.c_str());
-  }
-  for (const auto& [key, a] : actual)
-    if (!expected.count(key) && bad++ < 20) std::fprintf(stderr, "unexpected %s\n", key.c_str());
-  ck_assert_msg(bad == 0, "%d key/shape/kind differences (see stderr)", bad);
-  ck_assert_uint_eq(expected.size(), actual.size());
+  // Key, shape, dtype (int64 step counters, float32 else) and param|buffer.
+  const tavce::testing::Layout actual = tavce::testing::module_layout(*net, tavce::testing::DtypeStyle::kTorch);
+  const int bad = tavce::testing::layout_differences(expected, actual, "he_estimator");
+  ck_assert_msg(bad == 0, "%d key/shape/dtype/kind differences (see stderr)", bad);
 
   ck_assert_int_eq(tavce::testing::param_count(*net), 30254838);
 
   // A dict with exactly these keys loads strictly.
   tavce::nn::TensorMap dict;
   for (const auto& [key, e] : expected)
-    dict[key] = key.find("num_batches_tracked") != std::string::npos ? at::zeros(e.first, at::kLong)
-                                                                      : at::rand(e.first);
+    dict[key] = std::get<1>(e) == "int64" ? at::zeros(std::get<0>(e), at::kLong) : at::rand(std::get<0>(e));
   tavce::nn::load_state_dict(*net, dict, "he_estimator");
 }
 END_TEST

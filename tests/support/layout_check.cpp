@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -48,6 +49,36 @@ Layout layout_from_rows(const nlohmann::json& rows, const std::string& prefix, D
                                       mapped(row.at(2).get<std::string>(), dtype_map), row.at(3).get<std::string>()};
   }
   return out;
+}
+
+bool layout_from_keys_tsv(const std::string& path, const std::string& container, DtypeStyle style, Layout* out) {
+  std::ifstream in(path);
+  if (!in.good()) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    return false;
+  }
+  Layout layout;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, '\t');) cols.push_back(c);
+    if (cols.size() != 4 || cols[0].find(container) == std::string::npos) continue;
+    std::vector<int64_t> shape;
+    if (cols[2] != "scalar") {
+      std::stringstream dims(cols[2]);
+      for (std::string d; std::getline(dims, d, 'x');) shape.push_back(std::stoll(d));
+    }
+    if (layout.count(cols[1]) != 0) {
+      std::fprintf(stderr, "%s: key %s repeats in %s\n", path.c_str(), cols[1].c_str(), container.c_str());
+      return false;
+    }
+    const bool counter = cols[1].find("num_batches_tracked") != std::string::npos;
+    layout[cols[1]] = {shape, dtype_name(counter ? at::kLong : at::kFloat, style), cols[3]};
+  }
+  *out = std::move(layout);
+  return true;
 }
 
 std::string dtype_name(at::ScalarType t, DtypeStyle style) {

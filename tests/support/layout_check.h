@@ -46,6 +46,14 @@ Layout layout_from_keys(const nlohmann::json& keys, const std::string& prefix, D
 // The same for a containers.<name>.rows array of [key, shape, dtype, kind].
 Layout layout_from_rows(const nlohmann::json& rows, const std::string& prefix, DtypeMap dtype_map = nullptr);
 
+// The rows of docs/state_dict_keys.tsv (container<TAB>key<TAB>shape<TAB>
+// param|buffer; shape "AxBxC" or "scalar") whose container column contains
+// `container` (e.g. "['he_estimator']"), into *out. The file has no dtype
+// column: num_batches_tracked counters are int64, the rest float32 (named in
+// the given style). false, with the reason on stderr, when the file cannot be
+// read or a key repeats.
+bool layout_from_keys_tsv(const std::string& path, const std::string& container, DtypeStyle style, Layout* out);
+
 // The dtype's name in the given style ("other" for the rest).
 std::string dtype_name(at::ScalarType t, DtypeStyle style);
 
