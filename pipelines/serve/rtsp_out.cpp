@@ -30,6 +30,8 @@ class MediaBridge {
       gst_object_unref(clock);
       gst_element_set_start_time(pipeline, GST_CLOCK_TIME_NONE);
       gst_element_set_base_time(pipeline, 0);
+      // The media adds its rtpbin when it is prepared, after this.
+      g_signal_connect(pipeline, "element-added", G_CALLBACK(on_element_added), nullptr);
       gst_object_unref(pipeline);
     }
     gst_object_unref(bin);
@@ -42,6 +44,15 @@ class MediaBridge {
       else attach();
     });
     attach();
+  }
+
+  // Sender reports map RTP time to the clock from each packet's timestamp
+  // (capture time), not from when it was sent: under load the sending moment
+  // of a stream wanders by tens of ms, and a client aligning audio and video
+  // from such reports moves one stream against the other by as much.
+  static void on_element_added(GstBin*, GstElement* element, gpointer) {
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(element), "rtcp-sync-send-time"))
+      g_object_set(element, "rtcp-sync-send-time", FALSE, nullptr);
   }
 
   ~MediaBridge() {

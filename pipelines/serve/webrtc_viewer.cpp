@@ -424,6 +424,13 @@ bool WebRtcViewer::build_branch(const OfferedCodecs& codecs, std::string& error)
   if (!error.empty()) return false;
 
   g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
+  // Sender reports from capture time, not send time (see rtsp_out.cpp): the
+  // browser aligns audio and video from them.
+  if (GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc_), "rtpbin")) {
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(rtpbin), "rtcp-sync-send-time"))
+      g_object_set(rtpbin, "rtcp-sync-send-time", FALSE, nullptr);
+    gst_object_unref(rtpbin);
+  }
   // A viewer that cannot keep up loses old frames in its own queue instead of
   // holding back the tee (and with it the render and every other viewer).
   for (GstElement* q : {video_queue_, audio_queue}) {
