@@ -87,6 +87,22 @@ START_TEST(test_percentiles) {
 }
 END_TEST
 
+START_TEST(test_split_whole_frames) {
+  // -3.5 ms of timing in every offset; one detection a frame late, one two frames early.
+  const double r = -3.5 / 40;
+  const nlohmann::json s = serve_latency::split_whole_frames({r, r, 1 + r, -2 + r, r}, 40);
+  ck_assert_int_eq(s["whole_frames"]["0"].get<int>(), 3);
+  ck_assert_int_eq(s["whole_frames"]["1"].get<int>(), 1);
+  ck_assert_int_eq(s["whole_frames"]["-2"].get<int>(), 1);
+  ck_assert_double_eq_tol(s["residual_ms"]["max"].get<double>(), -3.5, 1e-9);
+  ck_assert_double_eq_tol(s["residual_ms"]["min"].get<double>(), -3.5, 1e-9);
+  // Past half a frame the rest wraps to the next whole frame: +25 ms is 1 frame - 15 ms.
+  const nlohmann::json w = serve_latency::split_whole_frames({25.0 / 40}, 40);
+  ck_assert_int_eq(w["whole_frames"]["1"].get<int>(), 1);
+  ck_assert_double_eq_tol(w["residual_ms"]["p50"].get<double>(), -15, 1e-9);
+}
+END_TEST
+
 int main() {
   Suite* s = suite_create("serve-latency-onset");
   TCase* tc = tcase_create("general");
@@ -94,6 +110,7 @@ int main() {
   tcase_add_test(tc, test_patch_difference_aligns_sway);
   tcase_add_test(tc, test_idle_threshold);
   tcase_add_test(tc, test_percentiles);
+  tcase_add_test(tc, test_split_whole_frames);
   suite_add_tcase(s, tc);
   SRunner* r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);

@@ -13,6 +13,9 @@
 #    avatars at random, at most VIEWERS (default 3) at a time;
 #  - samples the server's resident memory, threads and open descriptors every
 #    SAMPLE_EVERY seconds (default 5) into OUT_DIR/samples.jsonl.
+# CLIENT_BUFFER_MODE (default auto) is the measuring client's rtspsrc
+# buffer-mode: auto times arrivals with GStreamer's skew correction, none
+# times from RTP timestamps and sender reports only.
 # Then stops everything and writes OUT_DIR/report.json and OUT_DIR/soak.png
 # (RSS and latency over time). Everything runs under nice -n 10. Exit status
 # 1 if the server died or the measurement failed.
@@ -25,6 +28,7 @@ portrait_a=${PORTRAIT_A:-$shared/data/image/happy.png}
 portrait_b=${PORTRAIT_B:-$shared/data/image/people_0.png}
 sample_every=${SAMPLE_EVERY:-5}
 max_viewers=${VIEWERS:-3}
+buffer_mode=${CLIENT_BUFFER_MODE:-auto}
 serve="$root/build/pipelines/serve/tavce-serve"
 latency_tool="$root/build/tools/serve_latency/tavce-serve-latency"
 
@@ -132,7 +136,7 @@ pids+=($!)
 viewers &
 pids+=($!)
 nice -n 10 "$latency_tool" serve --avatar anna --http "$http" --rtsp "$rtsp/anna" --minutes "$minutes" \
-  --trace "$out/latency.jsonl" >"$out/latency.json" 2>"$out/latency.err" &
+  --client-buffer-mode "$buffer_mode" --trace "$out/latency.jsonl" >"$out/latency.json" 2>"$out/latency.err" &
 latency_pid=$!
 pids+=("$latency_pid")
 
@@ -154,7 +158,7 @@ server_pid=""
 
 touch "$out/latency.jsonl"
 extra="{\"minutes\": $minutes, \"server_alive_at_end\": $server_alive, \"avatars\": [\"anna\", \"ben\"],"
-extra+=" \"max_viewers\": $max_viewers, \"sample_every_s\": $sample_every,"
+extra+=" \"max_viewers\": $max_viewers, \"sample_every_s\": $sample_every, \"client_buffer_mode\": \"$buffer_mode\","
 extra+=" \"latency_run\": $(cat "$out/latency.json" 2>/dev/null | tr -d '\n' | grep . || echo null)}"
 nice -n 10 "$latency_tool" soak-report --samples "$out/samples.jsonl" --latency "$out/latency.jsonl" --out-dir "$out" \
   --extra "$extra" >/dev/null || status=1

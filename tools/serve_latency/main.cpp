@@ -25,7 +25,7 @@ namespace {
 const char* kUsage =
     "usage: tavce-serve-latency serve --avatar NAME [--http URL] [--rtsp URL] [--token T]\n"
     "           [--speech a.wav,b.wav] [--utterances N | --minutes M] [--min-gap S] [--max-gap S] [--seed N]\n"
-    "           [--client-latency MS] [--audio-threshold DBFS] [--video-margin X] [--video-floor LEVELS]\n"
+    "           [--client-latency MS] [--client-buffer-mode auto|none|slave|synced] [--audio-threshold DBFS] [--video-margin X] [--video-floor LEVELS]\n"
     "           [--max-shift PX] [--video-frames N] [--mouth-box x0,y0,x1,y1] [--trace FILE.jsonl]\n"
     "       tavce-serve-latency elements --portrait FILE [--model BUNDLE] [--seconds S] [--warmup S] [--tolerance MS]\n"
     "       tavce-serve-latency soak-report --samples FILE --latency FILE --out-dir DIR [--extra JSON]\n";
@@ -43,6 +43,7 @@ int serve(const tavce::tools::Args& a) {
   o.max_gap = a.get_double("max-gap", o.max_gap);
   o.seed = static_cast<unsigned>(a.get_int("seed", 1));
   o.client_latency_ms = static_cast<unsigned>(a.get_int("client-latency", 0));
+  o.client_buffer_mode = a.get("client-buffer-mode", o.client_buffer_mode);
   o.audio_threshold_dbfs = a.get_double("audio-threshold", o.audio_threshold_dbfs);
   o.video_margin = a.get_double("video-margin", o.video_margin);
   o.video_floor = a.get_double("video-floor", o.video_floor);
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
     const tavce::tools::Args a = tavce::tools::parse_args(argc - 1, argv + 1);
     if (cmd == "serve") {
       check_options(a, {"avatar", "http", "rtsp", "token", "speech", "utterances", "minutes", "min-gap", "max-gap", "seed",
-                        "client-latency", "audio-threshold", "video-margin", "video-floor", "mouth-box", "max-shift", "video-frames", "trace"});
+                        "client-latency", "client-buffer-mode", "audio-threshold", "video-margin", "video-floor", "mouth-box", "max-shift", "video-frames", "trace"});
       return serve(a);
     }
     if (cmd == "elements") {

@@ -8,8 +8,12 @@
 
 namespace serve_latency {
 
-RtspClient::RtspClient(std::string url, unsigned latency_ms, FrameFn on_frame, AudioFn on_audio)
-    : url_(std::move(url)), latency_ms_(latency_ms), on_frame_(std::move(on_frame)), on_audio_(std::move(on_audio)) {}
+RtspClient::RtspClient(std::string url, unsigned latency_ms, std::string buffer_mode, FrameFn on_frame, AudioFn on_audio)
+    : url_(std::move(url)),
+      latency_ms_(latency_ms),
+      buffer_mode_(std::move(buffer_mode)),
+      on_frame_(std::move(on_frame)),
+      on_audio_(std::move(on_audio)) {}
 
 RtspClient::~RtspClient() {
   if (pipeline_) {
@@ -38,7 +42,17 @@ bool RtspClient::start(std::string& error) {
   }
   GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline_), "src");
   g_object_set(src, "location", url_.c_str(), nullptr);
+  // gst_util_set_object_arg ignores a name it cannot parse: read it back.
+  gst_util_set_object_arg(G_OBJECT(src), "buffer-mode", buffer_mode_.c_str());
+  GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(src), "buffer-mode");
+  gint value = -1;
+  g_object_get(src, "buffer-mode", &value, nullptr);
+  const GEnumValue* mode = spec ? g_enum_get_value(G_PARAM_SPEC_ENUM(spec)->enum_class, value) : nullptr;
   gst_object_unref(src);
+  if (!mode || buffer_mode_ != mode->value_nick) {
+    error = "rtspsrc has no buffer-mode '" + buffer_mode_ + "' (auto, none, slave, buffer, synced)";
+    return false;
+  }
   GstElement* v = gst_bin_get_by_name(GST_BIN(pipeline_), "video");
   GstElement* a = gst_bin_get_by_name(GST_BIN(pipeline_), "audio");
   g_signal_connect(v, "new-sample", G_CALLBACK(on_video_sample), this);

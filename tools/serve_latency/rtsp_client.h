@@ -35,7 +35,7 @@ class RtspClient {
   using AudioFn = std::function<void(ClientAudio&&)>;
 
   // Called from GStreamer's streaming threads.
-  RtspClient(std::string url, unsigned latency_ms, FrameFn on_frame, AudioFn on_audio);
+  RtspClient(std::string url, unsigned latency_ms, std::string buffer_mode, FrameFn on_frame, AudioFn on_audio);
   ~RtspClient();
   RtspClient(const RtspClient&) = delete;
   RtspClient& operator=(const RtspClient&) = delete;
@@ -54,6 +54,7 @@ class RtspClient {
 
   std::string url_;
   unsigned latency_ms_;
+  std::string buffer_mode_;  // rtspsrc buffer-mode nick
   FrameFn on_frame_;
   AudioFn on_audio_;
   GstElement* pipeline_ = nullptr;

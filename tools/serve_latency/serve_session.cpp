@@ -394,7 +394,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
 
   Observed obs;
   RtspClient client(
-      rtsp, opt.client_latency_ms,
+      rtsp, opt.client_latency_ms, opt.client_buffer_mode,
       [&](ClientFrame&& f) {
         std::lock_guard<std::mutex> lock(obs.mu);
         obs.frame_count++;
@@ -614,6 +614,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
   r["utterances"] = request.size() + 0;
   r["mouth_box"] = {{"x0", box.x0}, {"y0", box.y0}, {"x1", box.x1}, {"y1", box.y1}, {"source", box_source}};
   r["client_latency_ms"] = client.latency_ms();
+  r["client_buffer_mode"] = opt.client_buffer_mode;
   r["video_latency_ms"] = summarize(video_arrival);
   r["audio_latency_ms"] = summarize(audio_arrival);
   r["video_playout_latency_ms"] = summarize(video_playout);
@@ -627,6 +628,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
   worst = 0;
   for (double f : av_stream_frames) worst = std::max(worst, std::fabs(f));
   r["av_offset_stream_abs_max_frames"] = av_stream_frames.empty() ? nlohmann::json() : nlohmann::json(worst);
+  r["av_offset_stream_split"] = split_whole_frames(av_stream_frames, kFrameMs);
   r["request_ms"] = summarize(request);
   r["misses"] = misses;
   r["seconds"] = static_cast<double>(g_get_monotonic_time() - run_start) / 1e6;

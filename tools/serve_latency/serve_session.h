@@ -24,8 +24,11 @@
 //           (av_offset_frames). The mouth starts moving before the sound
 //           (the audio network looks ahead), so the same clip is also rendered
 //           offline through the same elements and detector (2 s of silence,
-//           then the clip): its lead is subtracted, and what is left is what
-//           the stream's timing adds (av_offset_stream_frames).
+//           then the clip), starting at each of 8 phases of the 40 ms frame
+//           grid; the lead at the phase the server gives for the live clip
+//           (starts_at_stream_seconds) is subtracted, and what is left is what
+//           the stream's timing adds (av_offset_stream_frames), split into
+//           whole frames and the rest (av_offset_stream_split, stats.h).
 #pragma once
 
 #include <string>
@@ -45,6 +48,11 @@ struct ServeOptions {
   double min_gap = 1.5, max_gap = 4.0;  // idle seconds before each push
   unsigned seed = 1;
   unsigned client_latency_ms = 0;  // rtspsrc latency
+  // rtspsrc buffer-mode: how the client times what arrives. "auto" (GStreamer's
+  // default: slave, the receiver's timing follows the arrivals with skew
+  // correction) or "none" (RTP timestamps only, as players that sync from
+  // RTP time and sender reports do).
+  std::string client_buffer_mode = "auto";
   double audio_threshold_dbfs = -55;  // the idle stream is digital silence; low = sharp onsets, insensitive to gain
   double video_margin = 1.5, video_floor = 2.0;
   int max_shift = 3;            // pixels of head sway compensated in the mouth comparison

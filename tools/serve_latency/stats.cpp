@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 namespace serve_latency {
@@ -28,6 +29,19 @@ nlohmann::json summarize(std::vector<double> values) {
   j["min"] = values.front();
   j["mean"] = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
   return j;
+}
+
+nlohmann::json split_whole_frames(const std::vector<double>& offsets_frames, double frame_ms) {
+  std::map<long, int> whole;
+  std::vector<double> rest;
+  for (double f : offsets_frames) {
+    const long w = std::lround(f);
+    whole[w]++;
+    rest.push_back((f - static_cast<double>(w)) * frame_ms);
+  }
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& [w, n] : whole) counts[std::to_string(w)] = n;
+  return {{"whole_frames", counts}, {"residual_ms", summarize(rest)}};
 }
 
 }  // namespace serve_latency
