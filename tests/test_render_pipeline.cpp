@@ -269,6 +269,7 @@ GST_START_TEST(test_render_script_mp4) {
   gchar* uri = gst_filename_to_uri(mp4.c_str(), nullptr);
   GError* error = nullptr;
   GstDiscovererInfo* info = gst_discoverer_discover_uri(disc, uri, &error);
+  g_free(uri);
   fail_unless(info != nullptr, "cannot read back %s: %s", mp4.c_str(), error ? error->message : "");
   GList* videos = gst_discoverer_info_get_video_streams(info);
   GList* audios = gst_discoverer_info_get_audio_streams(info);

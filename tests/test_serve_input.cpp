@@ -119,9 +119,13 @@ START_TEST(test_wav_headers) {
   ck_assert_int_eq(c.channels, 2);
   ck_assert_uint_eq(c.data.size(), 60);
   b = wav(3, 1, 48000, 32, std::vector<uint8_t>(40, 0));
-  ck_assert_str_eq(parse_wav(b.data(), b.size()).format.c_str(), "F32LE");
+  // Held in a variable: ck_assert_str_eq keeps the pointer past the full
+  // expression, so a temporary's c_str() would dangle (ASan found it).
+  c = parse_wav(b.data(), b.size());
+  ck_assert_str_eq(c.format.c_str(), "F32LE");
   b = wav(1, 1, 8000, 8, std::vector<uint8_t>(40, 128));
-  ck_assert_str_eq(parse_wav(b.data(), b.size()).format.c_str(), "U8");
+  c = parse_wav(b.data(), b.size());
+  ck_assert_str_eq(c.format.c_str(), "U8");
   // A streaming writer's 0xFFFFFFFF size: the samples run to the end.
   b = wav(1, 1, 16000, 16, pcm, false, false, 0xFFFFFFFFll);
   ck_assert_uint_eq(parse_wav(b.data(), b.size()).data.size(), pcm.size());

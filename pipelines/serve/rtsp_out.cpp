@@ -134,12 +134,12 @@ namespace {
 
 struct MountCtx {
   Avatar* avatar;
-  RtspOutput::Bridges* bridges;
+  std::shared_ptr<RtspOutput::Bridges> bridges;
 };
 
 struct UnprepareCtx {
   MediaBridge* bridge;
-  RtspOutput::Bridges* bridges;
+  std::shared_ptr<RtspOutput::Bridges> bridges;
 };
 
 void on_media_unprepared(GstRTSPMedia*, gpointer data) {
@@ -203,7 +203,7 @@ void on_client_connected(GstRTSPServer*, GstRTSPClient* client, gpointer avatars
 }  // namespace
 
 RtspOutput::RtspOutput(AvatarSet& avatars, const ServeConfig& cfg)
-    : avatars_(avatars), cfg_(cfg), bridges_(new Bridges) {}
+    : avatars_(avatars), cfg_(cfg), bridges_(std::make_shared<Bridges>()) {}
 
 RtspOutput::~RtspOutput() {
   stop();

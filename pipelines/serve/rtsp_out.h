@@ -16,6 +16,7 @@
 
 #include <gst/rtsp-server/rtsp-server.h>
 
+#include <memory>
 #include <string>
 
 #include "avatar.h"
@@ -40,5 +41,7 @@ class RtspOutput {
   guint source_ = 0;
   guint cleanup_timer_ = 0;
   int port_ = 0;
-  Bridges* bridges_;  // kept for the process's life: late "unprepared" signals read it
+  // Shared with every mount's and media's signal context: a media that
+  // unprepares after this output is gone (a session ending late) still finds it.
+  std::shared_ptr<Bridges> bridges_;
 };

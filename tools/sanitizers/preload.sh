@@ -1,12 +1,7 @@
 #!/bin/sh
-# meson test --wrapper for tools/check-sanitizers.sh: runs one test with the
-# sanitizer runtimes (TAVCE_SANITIZER_PRELOAD) preloaded, so that programs that
-# are not ours (gst-launch-1.0 in the pipeline scripts) can load the
-# instrumented plugin. Python-driven tests run without them: CPython's own
-# allocations would make LeakSanitizer abort the interpreter at exit, and the
-# programs they start (tavce-serve) are instrumented executables that need no
-# preload, while the browser they drive must not get one.
-case $(basename "$1") in
-  python3*) exec "$@" ;;
-  *) LD_PRELOAD=$TAVCE_SANITIZER_PRELOAD exec "$@" ;;
-esac
+# meson test --wrapper for tools/check-sanitizers.sh. The tests and the
+# programs of ours they start (tavce-serve, tavce-soak) are instrumented
+# executables that need nothing more. GStreamer's command-line tools, which
+# the pipeline scripts run, are not but load the instrumented plugin: bin/
+# put first on PATH gives them (and only them) the sanitizer runtimes.
+PATH=$(cd "$(dirname "$0")" && pwd)/bin:$PATH exec "$@"
