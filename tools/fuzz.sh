@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds (incrementally) and runs one libFuzzer target on its seed corpus:
 #   tools/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
-# TARGET: safetensors, zip, pickle, torch_checkpoint, bundle or mel
+# TARGET: safetensors, zip, pickle, torch_checkpoint, bundle, mel or wav
 # (tests/fuzz/fuzz_TARGET.cpp). Needs Debian's clang-14 and libclang-rt-14-dev.
 #
 # Seeds are read from tests/fuzz/corpus/TARGET and never written; inputs the
