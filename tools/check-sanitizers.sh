@@ -111,6 +111,10 @@ set +e
 # status line below), and so would bash, coreutils and espeak-ng under the
 # pipeline scripts (espeak-ng hung).
 export TAVCE_SANITIZER_PRELOAD="$asan_rt $ubsan_rt"
+# libcheck's own per-case timeouts stretch as meson's do (--timeout-multiplier
+# below): ASan makes test_torch_checkpoint's pickle-limit case pass its 120 s
+# on a busy machine.
+export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
 # shellcheck disable=SC2086  # $suites is several words
 nice -n 10 meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier 4 \
   --wrapper "$supp/preload.sh" $suites "$@"
