@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 
+#include "sender_reports.h"
 #include "tee_branch.h"
 
 namespace {
@@ -46,14 +47,7 @@ class MediaBridge {
     attach();
   }
 
-  // Sender reports map RTP time to the clock from each packet's timestamp
-  // (capture time), not from when it was sent: under load the sending moment
-  // of a stream wanders by tens of ms, and a client aligning audio and video
-  // from such reports moves one stream against the other by as much.
-  static void on_element_added(GstBin*, GstElement* element, gpointer) {
-    if (g_object_class_find_property(G_OBJECT_GET_CLASS(element), "rtcp-sync-send-time"))
-      g_object_set(element, "rtcp-sync-send-time", FALSE, nullptr);
-  }
+  static void on_element_added(GstBin*, GstElement* element, gpointer) { sender_reports_from_capture_time(element); }
 
   ~MediaBridge() {
     avatar_->remove_listener(listener_);

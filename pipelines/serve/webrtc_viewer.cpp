@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <utility>
 
+#include "sender_reports.h"
+
 // ---------------------------------------------------------------------------
 // Offer reading
 
@@ -424,11 +426,8 @@ bool WebRtcViewer::build_branch(const OfferedCodecs& codecs, std::string& error)
   if (!error.empty()) return false;
 
   g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
-  // Sender reports from capture time, not send time (see rtsp_out.cpp): the
-  // browser aligns audio and video from them.
   if (GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc_), "rtpbin")) {
-    if (g_object_class_find_property(G_OBJECT_GET_CLASS(rtpbin), "rtcp-sync-send-time"))
-      g_object_set(rtpbin, "rtcp-sync-send-time", FALSE, nullptr);
+    sender_reports_from_capture_time(rtpbin);
     gst_object_unref(rtpbin);
   }
   // A viewer that cannot keep up loses old frames in its own queue instead of

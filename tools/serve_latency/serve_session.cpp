@@ -271,8 +271,8 @@ OfflineReference offline_reference(const Clip& clip, const std::string& portrait
                                       "channels", G_TYPE_INT, 1, "layout", G_TYPE_STRING, "interleaved", nullptr);
   g_object_set(in, "caps", caps, nullptr);
   gst_caps_unref(caps);
-  const double kLead = 2.0 + phase;  // 2 s is a whole number of frames
-  std::vector<int16_t> samples(static_cast<size_t>(std::lround(kLead * clip.rate)), 0);
+  const double lead_s = 2.0 + phase;  // 2 s is a whole number of frames
+  std::vector<int16_t> samples(static_cast<size_t>(std::lround(lead_s * clip.rate)), 0);
   samples.insert(samples.end(), clip.mono.begin(), clip.mono.end());
   gst_element_set_state(p, GST_STATE_PLAYING);
   GstBuffer* buf = gst_buffer_new_memdup(samples.data(), samples.size() * 2);
@@ -314,7 +314,7 @@ OfflineReference offline_reference(const Clip& clip, const std::string& portrait
   gst_object_unref(p);
 
   if (auto i = audio_onset(decoded.data(), decoded.size(), 48000, opt.audio_threshold_dbfs))
-    ref.heard_onset_s = static_cast<double>(*i) / 48000 - kLead;
+    ref.heard_onset_s = static_cast<double>(*i) / 48000 - lead_s;
   // Idle: 0.5-1.3 s (well before any anticipation of the speech at >= 2 s).
   const size_t idle_from = static_cast<size_t>(0.5 * 1000 / kFrameMs), idle_to = static_cast<size_t>(1.3 * 1000 / kFrameMs);
   if (!ref.heard_onset_s || frames.size() <= idle_to || frames[0].px.empty()) return ref;
@@ -323,7 +323,7 @@ OfflineReference offline_reference(const Clip& clip, const std::string& portrait
   for (size_t i = idle_from; i < idle_to; ++i) idle.push_back(&frames[i]);
   const IdleModel m = learn_idle(idle, opt.video_margin, opt.video_floor, opt.max_shift);
   if (auto i = video_onset(all, idle_to, m, opt.max_shift, opt.video_frames))
-    ref.lead_frames = (static_cast<double>(*i) * kFrameMs / 1000 - (kLead + *ref.heard_onset_s)) * 1000 / kFrameMs;
+    ref.lead_frames = (static_cast<double>(*i) * kFrameMs / 1000 - (lead_s + *ref.heard_onset_s)) * 1000 / kFrameMs;
   return ref;
 }
 
@@ -536,7 +536,6 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       const int64_t q = answer["queued_at_monotonic_us"].get<int64_t>();
       if (q >= push.sent_us && q <= push.answered_us) accepted_us = q, server_time = true;
     }
-    // Where the client can first hear the speech: the Opus-coded onset when known.
     // Where in a frame the clip starts (stream time), when the server says; else phase 0.
     int phase_index = 0;
     std::optional<double> phase_ms;
@@ -546,6 +545,7 @@ nlohmann::json run_serve_latency(const ServeOptions& opt) {
       phase_index = static_cast<int>(std::lround(*phase_ms / kPhaseStepMs)) % kPhases;
     }
     const OfflineReference& ref = refs[static_cast<size_t>(n) % clips.size()][static_cast<size_t>(phase_index)];
+    // Where the client can first hear the speech: the Opus-coded onset when known.
     const double onset = ref.heard_onset_s ? *ref.heard_onset_s : clip.onset_seconds;
     const int64_t t0 = accepted_us + static_cast<int64_t>((starts_in + onset) * 1e6);
     // Watch until the clip has been said and a second more.
